@@ -1,0 +1,37 @@
+// `connlab ack-server`: the event-driven ack server on its own, with the prior art's default port 5000.
+import type { Command } from 'commander';
+import { startAckServer } from '../tcp/ack-server.ts';
+import { duration, integer, oneOf, port, size } from './options.ts';
+import { logLine, runServer } from './run.ts';
+
+export function register(program: Command): void {
+  program
+    .command('ack-server')
+    .description('event-driven TCP server: one `ACK <line>` reply per line (or `ACK from server` per read with --framing chunk)')
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', port, 5000)
+    .option('--framing <mode>', 'line: one `ACK <line>\\n` per line; chunk: `ACK from server` per read (the prior art)', oneOf('line', 'chunk'), 'line')
+    .option('--max-line <size>', 'longest line accepted; a longer one gets `ERR line too long` and its connection closes', size, 64 * 1024)
+    .option('--max-connections <n>', 'most connections at once; the next gets `ERR too many connections` (0: no limit)', integer(0), 0)
+    .option('--idle-timeout <duration>', 'close a connection silent this long (0: never)', duration, 0)
+    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long open connections may finish', duration, 5000)
+    .option('--verbose', 'log every connect, message and disconnect ([CONNECT] [DATA] [DISCONNECT])')
+    .addHelpText('after', '\nExample:\n  connlab ack-server --port 5000 &\n  printf "hello\\nworld\\n" | nc -q1 127.0.0.1 5000   # ACK hello, ACK world')
+    .action(async (options) => {
+      const server = await startAckServer({
+        host: options.host,
+        port: options.port,
+        framing: options.framing,
+        maxLineLength: options.maxLine,
+        maxConnections: options.maxConnections,
+        idleTimeoutMs: options.idleTimeout,
+        log: options.verbose ? logLine : undefined,
+      });
+      logLine(`[SERVER] Listening on ${server.host}:${server.port} (framing ${options.framing})`);
+      await runServer(server, {
+        name: 'SERVER',
+        graceMs: options.grace,
+        onStop: () => logLine(`[SERVER] ${JSON.stringify(server.stats())}`),
+      });
+    });
+}

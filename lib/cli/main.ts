@@ -1,0 +1,41 @@
+// The `connlab` command line: one file per command under lib/cli/, wired here. Usage errors print one
+// line naming the flag and exit 2; runs that do not complete exit 1.
+import { Command, CommanderError } from 'commander';
+import { EXIT_FAILED, EXIT_USAGE } from './run.ts';
+import { register as ackServer } from './ack-server.ts';
+import { register as load } from './load.ts';
+import { register as specs } from './specs.ts';
+import { register as demo } from './demo.ts';
+
+/** Each command module adds its subcommand to the program. */
+const COMMANDS: Array<(program: Command) => void> = [ackServer, load, demo, specs];
+
+export function buildProgram(): Command {
+  const program = new Command('connlab')
+    .description(
+      'See, measure and gate how software handles TCP connections under load.\n' +
+        'Each command runs one part of the lab on its own; `connlab demo` runs them all on loopback.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: false })
+    .exitOverride();
+  for (const add of COMMANDS) add(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed the message (or the help); map its codes onto ours.
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    const err = error as Error & { code?: string };
+    process.stderr.write(`connlab: ${err.message}\n`);
+    process.exitCode = err.code === 'EUSAGE' ? EXIT_USAGE : EXIT_FAILED;
+  }
+}

@@ -1,0 +1,50 @@
+// Option parsers shared by every command: each turns text into a value or throws commander's
+// InvalidArgumentError, which commander prints as one line naming the flag, and main() exits 2.
+import { InvalidArgumentError } from 'commander';
+import { parseDuration, parseHostPort, parsePort, parseSize } from '../net/units.ts';
+import { parseShard } from '../net/shard.ts';
+
+function wrap<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+export const duration = wrap((text) => parseDuration(text));
+/** Durations where a bare number means milliseconds, as the prior art's `-delay 10` did. */
+export const durationMs = wrap((text) => parseDuration(text, 'ms'));
+export const size = wrap(parseSize);
+export const port = wrap(parsePort);
+export const hostPort = wrap((text) => parseHostPort(text));
+export const shard = wrap(parseShard);
+
+export const integer = (min = 0, max = Number.MAX_SAFE_INTEGER): ((text: string) => number) =>
+  wrap((text) => {
+    const n = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || n < min || n > max) {
+      throw new RangeError(`"${text}" must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
+    }
+    return n;
+  });
+
+export const probability = wrap((text) => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new RangeError(`"${text}" must be a probability from 0 to 1`);
+  return n;
+});
+
+export function oneOf<T extends string>(...choices: T[]): (text: string) => T {
+  return wrap((text) => {
+    if (!choices.includes(text as T)) throw new RangeError(`"${text}" must be one of ${choices.join(', ')}`);
+    return text as T;
+  });
+}
+
+/** Collects a repeatable option into an array. */
+export function collect<T>(parse: (text: string) => T): (text: string, previous: T[] | undefined) => T[] {
+  return (text, previous) => [...(previous ?? []), parse(text)];
+}

@@ -1,0 +1,417 @@
+// The load client: N concurrent TCP clients with staggered starts, each sending messages and checking
+// every reply against what it sent. Closed loop by default (send, wait for the ack, send the next);
+// with `rate` it is open loop: sends follow a fixed schedule and latency is measured from the intended
+// send time, so a stalled server shows up in the percentiles instead of hiding behind fewer sends.
+// Failures of any kind are counted by code and never end the run early.
+import net, { type Socket } from 'node:net';
+import { setMaxListeners } from 'node:events';
+import { LineSplitter } from '../net/lines.ts';
+import { ErrorTally } from '../net/errors.ts';
+import type { ErrorCounts } from '../net/types.ts';
+import { shareOf, type Shard } from '../net/shard.ts';
+import { formatHostPort } from '../net/units.ts';
+import { LatencyRecorder, type LatencySummary } from '../report/latency.ts';
+import { PRIOR_ART_ACK, type Framing } from '../tcp/ack-server.ts';
+
+export interface LoadOptions {
+  host?: string;
+  port?: number;
+  /** Clients in the whole run (a shard runs its share of them). */
+  clients?: number;
+  /** Client i starts i × stagger after the run starts. */
+  staggerMs?: number;
+  messagesPerClient?: number;
+  /** `{i}` is the client number (from 0), `{n}` the message number (from 0). */
+  message?: string;
+  /** line: send `message\n`, expect `ACK message\n`. chunk: send the bare message, expect `ACK from server`. */
+  framing?: Framing;
+  /** Messages a client keeps in flight before waiting for acks (closed loop). */
+  pipeline?: number;
+  /** Open loop: messages per second over all clients, on a fixed schedule. 0: closed loop. */
+  rate?: number;
+  connectTimeoutMs?: number;
+  replyTimeoutMs?: number;
+  /** Keep each connection open this long after its last ack. */
+  holdMs?: number;
+  /** Stop the run after this long (ms); what did not finish counts as missing. 0: no limit. */
+  durationMs?: number;
+  /** Local addresses to connect from, used in turn (to spread over 127.0.0.0/8). */
+  sourceAddresses?: string[];
+  shard?: Shard;
+  signal?: AbortSignal;
+}
+
+export interface LoadResult {
+  target: string;
+  clients: { attempted: number; connected: number; failed: number };
+  messages: { planned: number; sent: number; acked: number; mismatched: number; missing: number; extra: number };
+  errors: ErrorCounts;
+  errorSamples: string[];
+  latency: { connect: LatencySummary; ack: LatencySummary };
+  durationMs: number;
+  acksPerSecond: number;
+  shard?: Shard;
+  /** True when every client connected and every message got its exact ack. */
+  ok: boolean;
+}
+
+export interface LoadProgress {
+  started: number;
+  connected: number;
+  failed: number;
+  sent: number;
+  acked: number;
+  errors: number;
+}
+
+const DEFAULTS = {
+  host: 'localhost',
+  port: 4000,
+  clients: 50,
+  staggerMs: 100,
+  messagesPerClient: 1,
+  message: 'Hello from client #{i}',
+  framing: 'line' as Framing,
+  pipeline: 1,
+  rate: 0,
+  connectTimeoutMs: 5000,
+  replyTimeoutMs: 5000,
+  holdMs: 0,
+  durationMs: 0,
+};
+
+type Config = typeof DEFAULTS & Pick<LoadOptions, 'sourceAddresses' | 'shard' | 'signal'>;
+
+export function validateLoadOptions(options: LoadOptions): Config {
+  const config: Config = { ...DEFAULTS, ...stripUndefined(options) };
+  const wholes = ['clients', 'staggerMs', 'messagesPerClient', 'connectTimeoutMs', 'replyTimeoutMs', 'holdMs', 'durationMs'] as const;
+  for (const key of wholes) {
+    if (!Number.isFinite(config[key]) || config[key] < 0) throw new RangeError(`${key} must be a number >= 0, not ${config[key]}`);
+  }
+  if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) throw new RangeError(`port must be 1-65535, not ${config.port}`);
+  if (!Number.isInteger(config.pipeline) || config.pipeline < 1) throw new RangeError('pipeline must be at least 1');
+  if (!(config.rate >= 0)) throw new RangeError('rate must be >= 0');
+  if (config.framing !== 'line' && config.framing !== 'chunk') throw new RangeError('framing must be line or chunk');
+  if (config.framing === 'line' && /[\r\n]/.test(config.message)) throw new RangeError('with line framing the message cannot contain a line break');
+  return config;
+}
+
+function stripUndefined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+export function renderMessage(template: string, client: number, message: number): string {
+  return template.replaceAll('{i}', String(client)).replaceAll('{n}', String(message));
+}
+
+interface Pending {
+  expected: Buffer;
+  /** When the send was meant to happen (open loop) or happened (closed loop). */
+  since: number;
+}
+
+/** One client: a connection, its queue of expected acks, and its share of the counters. */
+class Client {
+  private socket?: Socket;
+  private readonly pending: Pending[] = [];
+  private readonly splitter = new LineSplitter(1024 * 1024);
+  private chunkBuffer = Buffer.alloc(0);
+  private replyTimer?: NodeJS.Timeout;
+  private waiter?: () => void;
+  connected = false;
+  dead = false;
+
+  constructor(
+    readonly index: number,
+    private readonly run: LoadRun,
+  ) {}
+
+  async connect(localAddress?: string): Promise<boolean> {
+    const { config, counts } = this.run;
+    counts.attempted++;
+    const started = performance.now();
+    try {
+      this.socket = await new Promise<Socket>((resolve, reject) => {
+        const socket = net.connect({ host: config.host, port: config.port, localAddress, noDelay: true });
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(Object.assign(new Error(`connect timed out after ${config.connectTimeoutMs}ms`), { code: 'ETIMEDOUT' }));
+        }, config.connectTimeoutMs || 2 ** 31 - 1);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.removeListener('error', reject);
+          resolve(socket);
+        });
+        socket.once('error', (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+      });
+    } catch (error) {
+      counts.failed++;
+      this.dead = true;
+      this.run.errors.add(error, `client ${this.index} connect`);
+      return false;
+    }
+    this.run.connectLatency.record(performance.now() - started);
+    counts.connected++;
+    this.connected = true;
+    const socket = this.socket;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(error));
+    socket.on('close', () => this.onClose());
+    return true;
+  }
+
+  /** Sends one message; `since` is the intended send time in open loop. */
+  send(n: number, since = performance.now()): void {
+    const socket = this.socket;
+    if (!socket || this.dead) return;
+    const { config } = this.run;
+    const text = renderMessage(config.message, this.index, n);
+    const payload = config.framing === 'line' ? `${text}\n` : text;
+    this.pending.push({ expected: config.framing === 'line' ? Buffer.from(`ACK ${text}`) : PRIOR_ART_ACK, since });
+    this.run.counts.sent++;
+    socket.write(payload);
+    if (!this.replyTimer) this.armReplyTimer();
+  }
+
+  /** Resolves when fewer than `window` acks are outstanding, or the connection died. */
+  waitForRoom(window: number): Promise<void> {
+    if (this.pending.length < window || this.dead) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  get outstanding(): number {
+    return this.pending.length;
+  }
+
+  async finish(holdMs: number): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    if (holdMs > 0) await this.run.sleep(holdMs);
+    if (socket.destroyed) return;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), this.run.config.replyTimeoutMs || 5000);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  abort(): void {
+    this.socket?.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.run.config.framing === 'chunk') {
+      this.chunkBuffer = Buffer.concat([this.chunkBuffer, chunk]);
+      while (this.chunkBuffer.length >= PRIOR_ART_ACK.length) {
+        this.settle(this.chunkBuffer.subarray(0, PRIOR_ART_ACK.length));
+        this.chunkBuffer = this.chunkBuffer.subarray(PRIOR_ART_ACK.length);
+      }
+      return;
+    }
+    for (const event of this.splitter.push(chunk)) {
+      if ('line' in event) this.settle(event.line);
+      else this.run.counts.extra++;
+    }
+  }
+
+  private settle(reply: Buffer): void {
+    const head = this.pending.shift();
+    if (!head) {
+      this.run.counts.extra++;
+      return;
+    }
+    if (reply.equals(head.expected)) {
+      this.run.counts.acked++;
+      this.run.ackLatency.record(performance.now() - head.since);
+    } else {
+      this.run.counts.mismatched++;
+      if (this.run.mismatchSamples.length < 5) {
+        this.run.mismatchSamples.push(`client ${this.index}: expected ${JSON.stringify(head.expected.toString())}, got ${JSON.stringify(reply.toString())}`);
+      }
+    }
+    this.armReplyTimer();
+    this.wake();
+  }
+
+  private armReplyTimer(): void {
+    clearTimeout(this.replyTimer);
+    this.replyTimer = undefined;
+    const timeout = this.run.config.replyTimeoutMs;
+    const head = this.pending[0];
+    if (!head || timeout === 0) return;
+    const wait = Math.max(0, head.since + timeout - performance.now());
+    this.replyTimer = setTimeout(() => {
+      this.fail(Object.assign(new Error(`no reply within ${timeout}ms`), { code: 'REPLY_TIMEOUT' }));
+      this.socket?.destroy();
+    }, wait);
+  }
+
+  private fail(error: unknown): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.run.errors.add(error, `client ${this.index}`);
+  }
+
+  private onClose(): void {
+    clearTimeout(this.replyTimer);
+    if (this.pending.length > 0 && !this.dead) {
+      this.fail(Object.assign(new Error(`server closed the connection with ${this.pending.length} acks outstanding`), { code: 'ECLOSED' }));
+    }
+    this.dead = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+}
+
+/** A load run in progress: observable through progress(), stoppable through stop() or the signal. */
+export class LoadRun {
+  readonly config: Config;
+  readonly errors = new ErrorTally();
+  readonly connectLatency = new LatencyRecorder();
+  readonly ackLatency = new LatencyRecorder();
+  readonly mismatchSamples: string[] = [];
+  readonly counts = { attempted: 0, connected: 0, failed: 0, planned: 0, sent: 0, acked: 0, mismatched: 0, extra: 0 };
+  private readonly stopController = new AbortController();
+  private readonly clients: Client[] = [];
+  private startedAt = 0;
+
+  constructor(options: LoadOptions = {}) {
+    this.config = validateLoadOptions(options);
+    // Every waiting client listens on the stop signal; thousands of them are expected.
+    setMaxListeners(0, this.stopController.signal);
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  progress(): LoadProgress {
+    const { attempted, connected, failed, sent, acked } = this.counts;
+    return { started: attempted, connected, failed, sent, acked, errors: this.errors.total };
+  }
+
+  /** Ends the run early; the result counts what did not finish as missing. */
+  stop(): void {
+    this.stopController.abort();
+  }
+
+  get stopped(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  /** Resolves after `ms`, or at once when the run is stopped. */
+  sleep(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.stopController.signal;
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async run(): Promise<LoadResult> {
+    const { config } = this;
+    const { start, size } = shareOf(config.clients, config.shard);
+    this.startedAt = performance.now();
+    const deadline = config.durationMs > 0 ? setTimeout(() => this.stop(), config.durationMs) : undefined;
+    for (let i = 0; i < size; i++) this.clients.push(new Client(start + i, this));
+    try {
+      if (config.rate > 0) await this.runOpenLoop();
+      else await Promise.all(this.clients.map((client) => this.runClosedLoop(client)));
+    } finally {
+      clearTimeout(deadline);
+      for (const client of this.clients) client.abort();
+    }
+    return this.result();
+  }
+
+  private localAddress(index: number): string | undefined {
+    const sources = this.config.sourceAddresses;
+    return sources && sources.length > 0 ? sources[index % sources.length] : undefined;
+  }
+
+  private async runClosedLoop(client: Client): Promise<void> {
+    const { config } = this;
+    await this.sleep(client.index * config.staggerMs - (performance.now() - this.startedAt));
+    this.counts.planned += config.messagesPerClient;
+    if (this.stopped || !(await client.connect(this.localAddress(client.index)))) return;
+    for (let n = 0; n < config.messagesPerClient && !client.dead && !this.stopped; n++) {
+      await client.waitForRoom(config.pipeline);
+      if (client.dead || this.stopped) break;
+      client.send(n);
+    }
+    while (client.outstanding > 0 && !client.dead && !this.stopped) await client.waitForRoom(1);
+    if (!this.stopped && !client.dead) await client.finish(config.holdMs);
+  }
+
+  private async runOpenLoop(): Promise<void> {
+    const { config, clients } = this;
+    if (clients.length === 0) return;
+    // Connect everyone first, staggered; the schedule starts when the last client had its chance.
+    await Promise.all(
+      clients.map(async (client, k) => {
+        await this.sleep(k * config.staggerMs);
+        if (!this.stopped) await client.connect(this.localAddress(client.index));
+      }),
+    );
+    const total = config.durationMs > 0 ? Number.POSITIVE_INFINITY : clients.length * config.messagesPerClient;
+    const intervalMs = 1000 / (config.rate / (config.shard?.count ?? 1));
+    const t0 = performance.now();
+    const sentPerClient = new Array<number>(clients.length).fill(0);
+    let k = 0;
+    while (k < total && !this.stopped) {
+      const now = performance.now();
+      // Send everything whose intended time has come, each timed from its intended time.
+      while (k < total && t0 + k * intervalMs <= now) {
+        const slot = k % clients.length;
+        const client = clients[slot];
+        this.counts.planned++;
+        if (!client.dead) client.send(sentPerClient[slot]++, t0 + k * intervalMs);
+        k++;
+      }
+      await this.sleep(Math.max(1, t0 + k * intervalMs - performance.now()));
+    }
+    // Let the last acks arrive, within the reply timeout.
+    const settleBy = performance.now() + (config.replyTimeoutMs || 5000);
+    while (!this.stopped && clients.some((c) => c.outstanding > 0 && !c.dead) && performance.now() < settleBy) await this.sleep(5);
+    await Promise.all(clients.map((client) => (client.dead || this.stopped ? undefined : client.finish(config.holdMs))));
+  }
+
+  private result(): LoadResult {
+    const { config, counts } = this;
+    const durationMs = performance.now() - this.startedAt;
+    const missing = counts.sent - counts.acked - counts.mismatched;
+    const ok =
+      counts.failed === 0 && counts.attempted === counts.connected && counts.mismatched === 0 && missing === 0 &&
+      counts.extra === 0 && counts.sent === counts.planned && this.errors.total === 0;
+    return {
+      target: formatHostPort(config.host, config.port),
+      clients: { attempted: counts.attempted, connected: counts.connected, failed: counts.failed },
+      messages: { planned: counts.planned, sent: counts.sent, acked: counts.acked, mismatched: counts.mismatched, missing, extra: counts.extra },
+      errors: { ...this.errors.counts },
+      errorSamples: [...this.errors.samples, ...this.mismatchSamples],
+      latency: { connect: this.connectLatency.summary(), ack: this.ackLatency.summary() },
+      durationMs: Math.round(durationMs),
+      acksPerSecond: durationMs > 0 ? Math.round((counts.acked * 1000) / durationMs) : 0,
+      ...(config.shard ? { shard: config.shard } : {}),
+      ok,
+    };
+  }
+}
+
+/** Runs a load to completion and returns its result. */
+export function runLoad(options: LoadOptions = {}): Promise<LoadResult> {
+  return new LoadRun(options).run();
+}

@@ -1,0 +1,65 @@
+// Line framing over a byte stream. Lines are Buffers, never strings, so invalid UTF-8 passes through
+// untouched; a line is complete at `\n`, and a `\r` just before it is dropped. However the bytes were
+// split or coalesced by TCP, the same lines come out in the same order.
+
+export type LineEvent = { line: Buffer } | { overflow: number };
+
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+
+  /** `maxLength` bounds a line's bytes (without its terminator); past it, push() reports overflow. */
+  constructor(private readonly maxLength = 64 * 1024) {}
+
+  /** Bytes held that do not yet form a complete line. */
+  get buffered(): number {
+    return this.pendingLength;
+  }
+
+  /**
+   * Feeds a chunk and returns the complete lines it finished. An `{ overflow }` event means the
+   * current line passed maxLength; the caller decides what to do (the splitter stops there).
+   */
+  push(chunk: Buffer): LineEvent[] {
+    const events: LineEvent[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      const rawLength = this.pendingLength + (end - start);
+      // One byte of slack: the last byte may be the `\r` of a CRLF, which is not part of the line.
+      if (rawLength > this.maxLength + 1) return this.overflow(events, rawLength);
+      if (newline === -1) {
+        this.pending.push(chunk.subarray(start));
+        this.pendingLength = rawLength;
+        break;
+      }
+      let line = this.pendingLength === 0 ? chunk.subarray(start, end) : Buffer.concat([...this.pending, chunk.subarray(start, end)]);
+      if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+      if (line.length > this.maxLength) return this.overflow(events, line.length);
+      events.push({ line });
+      this.reset();
+      start = newline + 1;
+    }
+    return events;
+  }
+
+  /** What is left when the stream ends: an unterminated last line, if any. */
+  flush(): Buffer | undefined {
+    if (this.pendingLength === 0) return undefined;
+    const rest = Buffer.concat(this.pending);
+    this.reset();
+    return rest;
+  }
+
+  private overflow(events: LineEvent[], length: number): LineEvent[] {
+    events.push({ overflow: length });
+    this.reset();
+    return events;
+  }
+
+  private reset(): void {
+    this.pending = [];
+    this.pendingLength = 0;
+  }
+}

@@ -1,0 +1,132 @@
+// The kernel's own view of TCP sockets, read from /proc/net/tcp and /proc/net/tcp6 (Linux).
+// Servers and clients count their sockets themselves; this is the independent check the specs and the
+// census lines compare against, with no netstat or ss needed.
+import { readFile, readdir, readlink } from 'node:fs/promises';
+
+export const TCP_STATES = {
+  '01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
+} as const;
+export type TcpState = (typeof TCP_STATES)[keyof typeof TCP_STATES];
+
+export interface SocketEntry {
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  state: TcpState;
+  /** 0 for sockets no process owns any more (TIME_WAIT). */
+  inode: number;
+}
+
+function parseIPv4(hex: string): string {
+  const n = Number.parseInt(hex, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join('.');
+}
+
+function parseIPv6(hex: string): string {
+  const bytes: number[] = [];
+  for (let word = 0; word < 4; word++) {
+    const n = Number.parseInt(hex.slice(word * 8, word * 8 + 8), 16);
+    bytes.push(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+  }
+  const isMappedV4 = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (isMappedV4) return `::ffff:${bytes.slice(12).join('.')}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  return compressIPv6(groups);
+}
+
+/** Writes the longest run of zero groups as `::`, as people write IPv6 addresses. */
+function compressIPv6(groups: string[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < groups.length; ) {
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  if (bestStart === -1) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+}
+
+function parseTable(text: string, v6: boolean): SocketEntry[] {
+  const entries: SocketEntry[] = [];
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const fields = lines[i].trim().split(/\s+/);
+    if (fields.length < 10) continue;
+    const [localHex, localPortHex] = fields[1].split(':');
+    const [remoteHex, remotePortHex] = fields[2].split(':');
+    const parse = v6 ? parseIPv6 : parseIPv4;
+    entries.push({
+      localAddress: parse(localHex),
+      localPort: Number.parseInt(localPortHex, 16),
+      remoteAddress: parse(remoteHex),
+      remotePort: Number.parseInt(remotePortHex, 16),
+      state: TCP_STATES[fields[3] as keyof typeof TCP_STATES] ?? 'CLOSE',
+      inode: Number(fields[9]),
+    });
+  }
+  return entries;
+}
+
+async function readOptional(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Every TCP socket of this network namespace, IPv4 and IPv6. */
+export async function readSocketTable(): Promise<SocketEntry[]> {
+  const [v4, v6] = await Promise.all([readOptional('/proc/net/tcp'), readOptional('/proc/net/tcp6')]);
+  return [...parseTable(v4, false), ...parseTable(v6, true)];
+}
+
+/** Socket inodes owned by a process (this one by default), from its /proc/PID/fd links. */
+export async function socketInodes(pid: number | 'self' = 'self'): Promise<Set<number>> {
+  const inodes = new Set<number>();
+  const dir = `/proc/${pid}/fd`;
+  let fds: string[] = [];
+  try {
+    fds = await readdir(dir);
+  } catch {
+    return inodes;
+  }
+  await Promise.all(
+    fds.map(async (fd) => {
+      try {
+        const match = /^socket:\[(\d+)\]$/.exec(await readlink(`${dir}/${fd}`));
+        if (match) inodes.add(Number(match[1]));
+      } catch {
+        // the fd closed while we looked
+      }
+    }),
+  );
+  return inodes;
+}
+
+export interface CensusQuery {
+  /** Sockets whose local port is this (the server's side of its connections). */
+  localPort?: number;
+  /** Sockets whose remote port is this (a client's side of its connections to a server). */
+  remotePort?: number;
+  /** Only sockets owned by these inodes (see socketInodes). */
+  inodes?: Set<number>;
+}
+
+/** Counts sockets by state that match a query, e.g. the ESTABLISHED connections on a server's port. */
+export async function socketCensus(query: CensusQuery): Promise<Partial<Record<TcpState, number>>> {
+  const counts: Partial<Record<TcpState, number>> = {};
+  for (const entry of await readSocketTable()) {
+    if (query.localPort !== undefined && entry.localPort !== query.localPort) continue;
+    if (query.remotePort !== undefined && entry.remotePort !== query.remotePort) continue;
+    if (query.inodes && !query.inodes.has(entry.inode)) continue;
+    if (entry.state === 'LISTEN' && query.remotePort === undefined && query.localPort !== undefined) continue;
+    counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+  }
+  return counts;
+}

@@ -1,0 +1,80 @@
+// Running the `connlab` command line from specs, as a user would: measuring commands to completion,
+// servers until their `listening on HOST:PORT` line, stopped by a signal.
+import { execa, type ResultPromise } from 'execa';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { parseHostPort } from '../../lib/net/units.ts';
+import { scaled } from './time.ts';
+
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/connlab.js');
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `connlab ...args` to completion (bounded by a deadline) and returns its output and status. */
+export async function runCli(args: string[], options: { timeout?: number; shell?: string } = {}): Promise<CliResult> {
+  const timeout = options.timeout ?? scaled(30_000);
+  const child = options.shell
+    ? execa('bash', ['-c', `${options.shell}; exec node ${JSON.stringify(BIN)} ${args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')}`], { reject: false, timeout })
+    : execa('node', [BIN, ...args], { reject: false, timeout });
+  const result = await child;
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+export interface CliServer {
+  host: string;
+  port: number;
+  child: ResultPromise;
+  /** Lines the server wrote to stderr so far. */
+  stderrLines: string[];
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts `connlab <server command>` and resolves once it printed `listening on HOST:PORT`. */
+export async function startCliServer(args: string[], options: { timeout?: number } = {}): Promise<CliServer> {
+  const child = execa('node', [BIN, ...args], { reject: false, buffer: false, stdin: 'ignore' });
+  const stderrLines: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => stderrLines.push(line));
+  const stdout = createInterface({ input: child.stdout! });
+  const timeout = options.timeout ?? scaled(15_000);
+  const first = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening on" line within ${timeout}ms; stderr: ${stderrLines.join('\n')}`)), timeout);
+    stdout.once('line', (line) => {
+      clearTimeout(timer);
+      resolve(line);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening; stderr: ${stderrLines.join('\n')}`));
+    });
+  });
+  const match = /^listening on (.+)$/.exec(first);
+  if (!match) throw new Error(`first stdout line was ${JSON.stringify(first)}, expected "listening on HOST:PORT"`);
+  const { host, port } = parseHostPort(match[1]);
+  let exited: Promise<number> | undefined;
+  const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<number> => {
+    exited ??= new Promise<number>((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code ?? -1));
+      child.kill(signal);
+    });
+    return exited;
+  };
+  return {
+    host,
+    port,
+    child,
+    stderrLines,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await child.catch(() => {});
+    },
+  };
+}
