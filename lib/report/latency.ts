@@ -1,0 +1,68 @@
+// Latency recording with HDR histograms. Values go in as milliseconds and are kept in microseconds,
+// so sub-millisecond loopback latencies keep their resolution; summaries come out in milliseconds with
+// the encoded histogram alongside, which is what makes sharded results mergeable exactly.
+import * as hdr from 'hdr-histogram-js';
+
+/** The documented latency summary: percentiles and max in ms, plus the encoded HDR histogram. */
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** HdrHistogram compressed base64 of microsecond values. */
+  histogram: string;
+}
+
+const MICROS_PER_MS = 1000;
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+export class LatencyRecorder {
+  private readonly histogram = newHistogram();
+
+  /** Records one latency in milliseconds (fractions kept to the microsecond). */
+  record(ms: number): void {
+    this.histogram.recordValue(Math.max(1, Math.round(ms * MICROS_PER_MS)));
+  }
+
+  get count(): number {
+    return this.histogram.totalCount;
+  }
+
+  /** Adds a summary's encoded histogram (another shard's, say) into this one. */
+  addEncoded(encoded: string): void {
+    if (!encoded) return;
+    this.histogram.add(hdr.decodeFromCompressedBase64(encoded));
+  }
+
+  summary(): LatencySummary {
+    const h = this.histogram;
+    const max = h.totalCount ? round(h.maxValue / MICROS_PER_MS) : 0;
+    // A percentile reads its bucket's upper edge, which can pass the true maximum by the resolution.
+    const at = (percentile: number): number => (h.totalCount ? Math.min(max, round(h.getValueAtPercentile(percentile) / MICROS_PER_MS)) : 0);
+    return {
+      count: h.totalCount,
+      mean: h.totalCount ? round(h.mean / MICROS_PER_MS) : 0,
+      p50: at(50),
+      p90: at(90),
+      p99: at(99),
+      p999: at(99.9),
+      max,
+      histogram: h.totalCount ? hdr.encodeIntoCompressedBase64(h) : '',
+    };
+  }
+
+  /** Merges summaries exactly by adding their histograms. */
+  static merge(summaries: Array<Pick<LatencySummary, 'histogram'>>): LatencySummary {
+    const recorder = new LatencyRecorder();
+    for (const s of summaries) recorder.addEncoded(s.histogram);
+    return recorder.summary();
+  }
+}
