@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '/report/', '.connlab-tmp/'] },
+  { ignores: ['node_modules/', 'report/**', '.connlab-tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
