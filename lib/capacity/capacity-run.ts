@@ -1,0 +1,383 @@
+// The capacity tester in one process: opens N connections one `delay` apart (or in ramp steps), keeps
+// them, and counts what happened to each: established, failed (by code, never fatal), closed by the
+// server. Then, by mode: waits until the server has closed them all (the prior art), holds them for a
+// time (redialing what the server closes with `reopen`), or ramps until the target stops keeping up and
+// reports the concurrency it sustained. Observable through progress(), stoppable through stop().
+import { lookup } from 'node:dns/promises';
+import { setMaxListeners } from 'node:events';
+import { ErrorTally } from '../net/errors.ts';
+import { shareOf } from '../net/shard.ts';
+import { formatHostPort } from '../net/units.ts';
+import { LatencyRecorder } from '../report/latency.ts';
+import { LEAN_KIND, LeanConnection, type LeanEvents } from './lean-socket.ts';
+import { countTimeWait, limitsHit, readOsLimits, waitForClosesToSettle, type TimeWaitCount } from './limits.ts';
+import { validateCapacityOptions, type CapacityConfig, type CapacityOptions } from './options.ts';
+import type { CapacityProgress, CapacityResult, SeriesPoint } from './result.ts';
+
+const MAX_SERIES_POINTS = 2000;
+
+/** Resolves the target once, IPv4 first (a `localhost` server often listens on 127.0.0.1 only). */
+export async function resolveTarget(host: string): Promise<{ address: string; family: 4 | 6 }> {
+  const found = await lookup(host, { all: true });
+  const pick = found.find((a) => a.family === 4) ?? found[0];
+  if (!pick) throw Object.assign(new Error(`cannot resolve ${host}`), { code: 'ENOTFOUND' });
+  return { address: pick.address, family: pick.family === 6 ? 6 : 4 };
+}
+
+export interface RunInternals {
+  /** Count TIME_WAIT on this machine before and after (off in worker processes: the parent does it). */
+  census?: boolean;
+  /** Label for the result's `processes` field (workers report 1 each). */
+  processes?: number;
+}
+
+export class CapacityRun {
+  readonly config: CapacityConfig;
+  private readonly errors = new ErrorTally();
+  private readonly latency = new LatencyRecorder();
+  private readonly counts = { attempted: 0, established: 0, failed: 0, abandoned: 0, closedByServer: 0, open: 0, maxConcurrent: 0 };
+  private readonly share: { start: number; size: number };
+  /** The open connection of each slot (index within this share). */
+  private readonly slots: Array<LeanConnection | undefined>;
+  private readonly dialing = new Set<LeanConnection>();
+  private readonly reopenQueue: number[] = [];
+  private readonly events: LeanEvents;
+  private readonly series: SeriesPoint[] = [];
+  private sampleEvery = 1;
+  private sampleTick = 0;
+  private target?: { address: string; family: 4 | 6 };
+  private nextSlot = 0;
+  private t0 = 0;
+  private startedAt = 0;
+  private phase: 'idle' | 'opening' | 'settling' | 'holding' | 'waiting' | 'judging' | 'done' = 'idle';
+  private stopDialing = false;
+  private stoppedBy?: 'max-duration' | 'signal';
+  private rampReason?: string;
+  private ceiling = 0;
+  private holdCompleted = false;
+  private heldAtJudge = 0;
+  private openingMs = 0;
+  private establishedWhileOpening = 0;
+  private baselineRss = 0;
+  private rssAtJudge = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private pumpTimer?: NodeJS.Timeout;
+  private finish!: () => void;
+  private readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(
+    options: CapacityOptions = {},
+    private readonly internals: RunInternals = {},
+  ) {
+    this.config = validateCapacityOptions(options);
+    this.share = shareOf(this.config.connections, this.config.shard);
+    this.slots = new Array(this.share.size);
+    this.events = {
+      onConnect: (conn, code) => this.onConnect(conn, code),
+      onPeerClose: (conn, code) => this.onPeerClose(conn, code),
+    };
+    if (options.signal) {
+      setMaxListeners(0, options.signal);
+      options.signal.addEventListener('abort', () => this.stop('signal'), { once: true });
+    }
+  }
+
+  /** Resolves the target; run() calls it when nobody did (workers do it first, to start together). */
+  async prepare(): Promise<void> {
+    this.target ??= await resolveTarget(this.config.host);
+  }
+
+  progress(): CapacityProgress {
+    const c = this.counts;
+    return {
+      planned: this.share.size,
+      notStarted: this.share.size - this.nextSlot,
+      dialing: this.dialing.size,
+      open: c.open,
+      established: c.established,
+      closedByServer: c.closedByServer,
+      failed: c.failed,
+      errors: this.errors.total,
+      maxConcurrent: c.maxConcurrent,
+    };
+  }
+
+  /** Ends the run now (max duration, a signal): dials in flight are abandoned, the rest judged as they are. */
+  stop(reason: 'max-duration' | 'signal' = 'signal'): void {
+    if (this.phase === 'done' || this.phase === 'judging' || this.stoppedBy) return;
+    this.stoppedBy = reason;
+    if (this.phase === 'idle') {
+      this.phase = 'done';
+      this.finish();
+      return;
+    }
+    void this.judge();
+  }
+
+  /** Stops a ramp from outside (another worker saw the target give way). */
+  stopRamp(reason: string): void {
+    if (this.config.ramp) this.triggerRamp(reason);
+  }
+
+  async run(): Promise<CapacityResult> {
+    const { config } = this;
+    await this.prepare();
+    const before = this.internals.census !== false ? await countTimeWait(config.port) : undefined;
+    if (this.phase === 'done') return this.result(before, before);
+    this.baselineRss = process.memoryUsage.rss();
+    this.startedAt = Date.now();
+    this.t0 = performance.now();
+    this.phase = 'opening';
+    this.sample();
+    const sweepEvery = Math.max(5, Math.min(100, Math.floor(config.dialTimeoutMs / 10) || 100));
+    this.timers.push(setInterval(() => this.sweepDialTimeouts(), sweepEvery));
+    this.timers.push(setInterval(() => this.sample(), config.sampleIntervalMs));
+    if (config.maxDurationMs > 0) this.timers.push(setTimeout(() => this.stop('max-duration'), config.maxDurationMs));
+    this.pump();
+    this.checkOpenedAll();
+    await this.finished;
+    let after: TimeWaitCount | undefined;
+    if (before) {
+      // Our FINs reach TIME_WAIT only when the server answers; give it a moment to.
+      if (config.close === 'fin') await waitForClosesToSettle(config.port, 1000);
+      after = await countTimeWait(config.port);
+    }
+    return this.result(before, after);
+  }
+
+  private source(slot: number): string | undefined {
+    const sources = this.config.sourceAddresses;
+    return sources && sources.length > 0 ? sources[(this.share.start + slot) % sources.length] : undefined;
+  }
+
+  private dial(slot: number): void {
+    const conn = new LeanConnection(this.events, slot, performance.now());
+    this.dialing.add(conn);
+    this.counts.attempted++;
+    this.config.onEvent?.({ type: 'dialing', slot: this.share.start + slot });
+    conn.dial(this.target!.address, this.config.port, this.target!.family, this.source(slot));
+  }
+
+  /** Starts every dial whose time has come, within the in-flight cap; reopens go first. */
+  private pump(): void {
+    const { config } = this;
+    if (this.phase !== 'opening' && this.phase !== 'holding' && this.phase !== 'waiting') return;
+    const pace = config.delayMs * (config.shard?.count ?? 1);
+    while (this.dialing.size < config.maxDialing) {
+      if (this.reopenQueue.length > 0) {
+        this.dial(this.reopenQueue.pop()!);
+        continue;
+      }
+      if (this.stopDialing || this.nextSlot >= this.share.size) break;
+      const due = Math.floor(this.nextSlot / config.rampStep) * pace;
+      const now = performance.now() - this.t0;
+      if (due > now) {
+        this.pumpTimer ??= setTimeout(() => {
+          this.pumpTimer = undefined;
+          this.pump();
+        }, due - now);
+        break;
+      }
+      this.dial(this.nextSlot++);
+    }
+  }
+
+  private sweepDialTimeouts(): void {
+    const timeout = this.config.dialTimeoutMs;
+    if (timeout === 0) return;
+    const now = performance.now();
+    for (const conn of this.dialing) {
+      if (now - conn.startedAt < timeout) continue;
+      conn.close(true);
+      this.onConnect(conn, 'ETIMEDOUT');
+    }
+  }
+
+  private onConnect(conn: LeanConnection, code: string | undefined): void {
+    if (!this.dialing.delete(conn)) return;
+    const slot = this.share.start + conn.slot;
+    if (code) {
+      this.counts.failed++;
+      this.errors.add(Object.assign(new Error(`connection ${slot}: ${code}`), { code }));
+      this.config.onEvent?.({ type: 'failed', slot, code });
+      if (this.phase === 'opening') this.triggerRamp(code);
+    } else {
+      const c = this.counts;
+      c.established++;
+      if (this.phase === 'opening') this.establishedWhileOpening++;
+      this.latency.record(performance.now() - conn.startedAt);
+      this.slots[conn.slot] = conn;
+      c.open++;
+      if (c.open > c.maxConcurrent) c.maxConcurrent = c.open;
+      this.config.onEvent?.({ type: 'established', slot });
+    }
+    if (this.phase === 'judging') {
+      if (!code) this.heldAtJudge++;
+      if (this.dialing.size === 0) this.finalize();
+      return;
+    }
+    this.pump();
+    this.checkOpenedAll();
+    if (this.phase === 'settling' && this.dialing.size === 0) this.settle();
+  }
+
+  private onPeerClose(conn: LeanConnection, code: string | undefined): void {
+    if (this.slots[conn.slot] !== conn) return;
+    this.slots[conn.slot] = undefined;
+    this.counts.open--;
+    this.counts.closedByServer++;
+    if (code) this.errors.add(Object.assign(new Error(`connection ${this.share.start + conn.slot} closed: ${code}`), { code }));
+    this.config.onEvent?.({ type: 'closed-by-server', slot: this.share.start + conn.slot, code });
+    if (this.phase === 'judging' || this.phase === 'done') return;
+    if (this.phase === 'opening') this.triggerRamp(code ? `closed by the server (${code})` : 'closed by the server');
+    if (this.config.reopen) {
+      this.reopenQueue.push(conn.slot);
+      this.pump();
+    } else if (this.phase === 'waiting' && this.counts.open === 0 && this.dialing.size === 0) {
+      void this.judge();
+    }
+  }
+
+  private checkOpenedAll(): void {
+    if (this.phase !== 'opening' || this.nextSlot < this.share.size || this.dialing.size > 0) return;
+    this.openingMs = performance.now() - this.t0;
+    this.config.onEvent?.({ type: 'opened-all' });
+    if (this.config.ramp) return this.triggerRamp(`reached the ${this.config.connections} connections asked for`);
+    this.afterOpening();
+  }
+
+  private afterOpening(): void {
+    const { config } = this;
+    if (config.holdMs > 0) {
+      this.phase = 'holding';
+      this.timers.push(
+        setTimeout(() => {
+          this.holdCompleted = true;
+          void this.judge();
+        }, config.holdMs),
+      );
+      this.pump();
+    } else if (config.ramp) {
+      void this.judge();
+    } else {
+      this.phase = 'waiting';
+      this.pump();
+      if (this.counts.open === 0 && this.dialing.size === 0 && !config.reopen) void this.judge();
+    }
+  }
+
+  /** The ramp stops adding: the target refused, timed out, closed one, or N was reached. */
+  private triggerRamp(reason: string): void {
+    if (!this.config.ramp || this.rampReason !== undefined || (this.phase !== 'opening' && this.phase !== 'idle')) return;
+    this.rampReason = reason;
+    this.stopDialing = true;
+    clearTimeout(this.pumpTimer);
+    if (this.openingMs === 0) this.openingMs = performance.now() - this.t0;
+    this.config.onEvent?.({ type: 'ramp-stopped', reason });
+    this.phase = 'settling';
+    if (this.dialing.size === 0) this.settle();
+  }
+
+  private settle(): void {
+    if (this.phase !== 'settling') return;
+    this.phase = 'holding'; // no more settle calls; closures still counted
+    this.timers.push(
+      setTimeout(() => {
+        this.ceiling = this.counts.open;
+        this.sample();
+        this.afterOpening();
+      }, this.config.rampSettleMs),
+    );
+  }
+
+  /** The run judges its target: what is open now is `held`; reopens under way count if they succeed. */
+  private async judge(): Promise<void> {
+    if (this.phase === 'judging' || this.phase === 'done') return;
+    this.phase = 'judging';
+    clearTimeout(this.pumpTimer);
+    this.sample();
+    this.heldAtJudge = this.counts.open;
+    this.rssAtJudge = process.memoryUsage.rss();
+    if (this.openingMs === 0) this.openingMs = performance.now() - this.t0;
+    if (this.stoppedBy || !this.config.reopen) {
+      for (const conn of this.dialing) conn.close(true);
+      this.counts.abandoned += this.dialing.size;
+      this.dialing.clear();
+    }
+    if (this.dialing.size === 0) this.finalize();
+  }
+
+  private finalize(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    for (const timer of this.timers) clearTimeout(timer);
+    const reset = this.config.close === 'reset';
+    for (let i = 0; i < this.slots.length; i++) {
+      const conn = this.slots[i];
+      if (conn) conn.close(reset);
+      this.slots[i] = undefined;
+    }
+    this.finish();
+  }
+
+  private sample(): void {
+    if (this.sampleTick++ % this.sampleEvery !== 0 && this.phase !== 'judging') return;
+    this.series.push({ t: Math.round(performance.now() - this.t0), open: this.counts.open });
+    if (this.series.length >= MAX_SERIES_POINTS) {
+      // Long runs: keep every other point and sample half as often from now on.
+      for (let i = 0; i < this.series.length / 2; i++) this.series[i] = this.series[i * 2];
+      this.series.length = Math.floor(this.series.length / 2);
+      this.sampleEvery *= 2;
+    }
+  }
+
+  private result(before?: TimeWaitCount, after?: TimeWaitCount): CapacityResult {
+    const { config, counts } = this;
+    const size = this.share.size;
+    const held = this.heldAtJudge;
+    const notStarted = size - this.nextSlot;
+    const sides = { client: Math.max(0, (after?.client ?? 0) - (before?.client ?? 0)), server: Math.max(0, (after?.server ?? 0) - (before?.server ?? 0)) };
+    const limits = readOsLimits();
+    const errors = { ...this.errors.counts };
+    const grownRss = Math.max(0, this.rssAtJudge - this.baselineRss);
+    const ok = config.ramp
+      ? this.ceiling > 0 && !this.stoppedBy
+      : counts.failed === 0 && counts.abandoned === 0 && notStarted === 0 && counts.established >= size && (config.holdMs > 0 ? this.holdCompleted && held === size : true);
+    return {
+      target: formatHostPort(config.host, config.port),
+      connections: {
+        planned: size,
+        attempted: counts.attempted,
+        established: counts.established,
+        closedByServer: counts.closedByServer,
+        failed: counts.failed,
+        held,
+        maxConcurrent: counts.maxConcurrent,
+        notStarted,
+        abandoned: counts.abandoned,
+      },
+      errors,
+      errorSamples: [...this.errors.samples],
+      connectLatency: this.latency.summary(),
+      ...(config.ramp ? { ramp: { ceiling: this.ceiling, reason: this.rampReason ?? 'stopped before the ramp ended' } } : {}),
+      series: this.series,
+      timeWait: sides.client + sides.server,
+      timeWaitSides: sides,
+      limits: { ...limits, hit: limitsHit(errors, limits) },
+      memory: { rssBytes: this.rssAtJudge, grownBytes: grownRss, perConnectionBytes: held > 0 ? Math.round(grownRss / held) : 0 },
+      opening: {
+        ms: Math.round(this.openingMs),
+        established: this.establishedWhileOpening,
+        perSecond: this.openingMs > 0 ? Math.round((this.establishedWhileOpening * 1000) / this.openingMs) : 0,
+      },
+      startedAt: this.startedAt,
+      durationMs: this.startedAt ? Date.now() - this.startedAt : 0,
+      processes: this.internals.processes ?? 1,
+      sockets: LEAN_KIND,
+      sourceAddresses: config.sourceAddresses?.length ?? 0,
+      ...(config.shard ? { shard: config.shard } : {}),
+      ...(this.stoppedBy ? { stoppedBy: this.stoppedBy } : {}),
+      ok,
+    };
+  }
+}

@@ -1,0 +1,183 @@
+// Holding many TCP connections cheaply. A capacity run only dials, notices when the server closes, and
+// closes; a net.Socket carries a whole stream machine for that (about 5 KB each). Node's own libuv TCP
+// handle (the `tcp_wrap` binding net.Socket is built on) does the same for a fraction of the memory and
+// CPU, so the tester uses it when it is there and falls back to net.Socket when it is not.
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+/** What a connection reports back: the dial's outcome, then how it ended. `code` is an errno name. */
+export interface LeanEvents {
+  onConnect(conn: LeanConnection, code: string | undefined): void;
+  /** The peer ended the connection: `code` is undefined for a FIN, else the error (ECONNRESET). */
+  onPeerClose(conn: LeanConnection, code: string | undefined): void;
+}
+
+interface TcpHandle {
+  bind(address: string, port: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  connect(req: ConnectReq, address: string, port: number): number;
+  connect6(req: ConnectReq, address: string, port: number): number;
+  readStart(): number;
+  close(callback?: () => void): void;
+  reset?(callback?: () => void): number;
+  onread: (this: TcpHandle, buffer?: ArrayBuffer) => void;
+  conn?: LeanConnection;
+}
+interface ConnectReq {
+  oncomplete: (status: number, handle: TcpHandle, req: ConnectReq) => void;
+  conn?: LeanConnection;
+}
+interface TcpBinding {
+  TCP: new (type: number) => TcpHandle;
+  TCPConnectWrap: new () => ConnectReq;
+  constants: { SOCKET: number };
+}
+interface StreamBinding {
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+}
+
+function loadBinding(): { tcp: TcpBinding; stream: StreamBinding } | undefined {
+  if (process.env.CONNLAB_LEAN_SOCKETS === '0') return undefined;
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding;
+    const tcp = binding('tcp_wrap') as TcpBinding;
+    const stream = binding('stream_wrap') as StreamBinding;
+    if (typeof tcp.TCP !== 'function' || !(stream.streamBaseState instanceof Int32Array)) return undefined;
+    return { tcp, stream };
+  } catch {
+    return undefined;
+  }
+}
+
+const BINDING = loadBinding();
+/** Which implementation holds the connections: `libuv` handles, or `net` sockets as a fallback. */
+export const LEAN_KIND: 'libuv' | 'net' = BINDING ? 'libuv' : 'net';
+
+const codeOf = (status: number): string => {
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return `E${-status}`;
+  }
+};
+
+// Shared callbacks: one function for every connection, the connection found through the handle.
+function onComplete(status: number, handle: TcpHandle, req: ConnectReq): void {
+  const conn = req.conn;
+  if (!conn) return; // closed by us (a dial timeout) before the dial completed
+  req.conn = undefined;
+  conn.req = undefined;
+  if (status < 0) {
+    conn.release();
+    conn.events.onConnect(conn, codeOf(status));
+    return;
+  }
+  handle.onread = onRead;
+  const err = handle.readStart();
+  conn.events.onConnect(conn, undefined);
+  if (err < 0) onPeerEnded(conn, codeOf(err));
+}
+
+function onRead(this: TcpHandle): void {
+  const n = BINDING!.stream.streamBaseState[BINDING!.stream.kReadBytesOrError];
+  if (n >= 0) return; // data from the server is read and dropped
+  const conn = this.conn;
+  if (!conn) return;
+  onPeerEnded(conn, n === -4095 /* UV_EOF */ ? undefined : codeOf(n));
+}
+
+function onPeerEnded(conn: LeanConnection, code: string | undefined): void {
+  conn.release();
+  conn.events.onPeerClose(conn, code);
+}
+
+/**
+ * One connection. `slot` and `startedAt` belong to the caller (which connection of the run this is,
+ * when its dial began); everything else is the handle.
+ */
+export class LeanConnection {
+  private handle?: TcpHandle;
+  private socket?: net.Socket;
+  /** The dial in flight, so a close before it completes can silence its outcome. */
+  req?: ConnectReq;
+
+  constructor(
+    readonly events: LeanEvents,
+    public slot: number,
+    public startedAt: number,
+  ) {}
+
+  /** Starts the dial; a synchronous failure (EMFILE, a bad source address) arrives through onConnect. */
+  dial(address: string, port: number, family: 4 | 6, localAddress?: string): void {
+    if (!BINDING) return this.dialNet(address, port, localAddress);
+    const handle = new BINDING.tcp.TCP(BINDING.tcp.constants.SOCKET);
+    handle.conn = this;
+    this.handle = handle;
+    let err = 0;
+    if (localAddress) {
+      err = family === 6 ? handle.bind6(localAddress, 0, 0) : handle.bind(localAddress, 0);
+      // bind() to port 0 says EADDRINUSE when the address has no free port left; connect() says EADDRNOTAVAIL.
+      if (err < 0 && codeOf(err) === 'EADDRINUSE') return this.failNow('EADDRNOTAVAIL');
+    }
+    if (err >= 0) {
+      const req = new BINDING.tcp.TCPConnectWrap();
+      req.oncomplete = onComplete;
+      req.conn = this;
+      this.req = req;
+      err = family === 6 ? handle.connect6(req, address, port) : handle.connect(req, address, port);
+    }
+    if (err < 0) this.failNow(codeOf(err));
+  }
+
+  private failNow(code: string): void {
+    this.release();
+    // Reported on the next tick, like every other outcome, so callers never re-enter themselves.
+    process.nextTick(() => this.events.onConnect(this, code));
+  }
+
+  private dialNet(address: string, port: number, localAddress?: string): void {
+    const socket = net.connect({ host: address, port, localAddress });
+    this.socket = socket;
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+      this.events.onConnect(this, undefined);
+    });
+    socket.on('data', () => {});
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? 'EUNKNOWN';
+      this.release();
+      if (connected) this.events.onPeerClose(this, code);
+      else this.events.onConnect(this, code);
+    });
+    socket.on('end', () => {
+      this.release();
+      this.events.onPeerClose(this, undefined);
+    });
+  }
+
+  /** Closes from our side: `reset` sends RST (no TIME_WAIT left behind), otherwise FIN. */
+  close(reset = false): void {
+    const { handle, socket, req } = this;
+    if (req) req.conn = undefined;
+    this.req = undefined;
+    this.handle = undefined;
+    this.socket = undefined;
+    if (handle) {
+      handle.conn = undefined;
+      if (reset && handle.reset) handle.reset();
+      else handle.close();
+    } else if (socket) {
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      if (reset) socket.resetAndDestroy();
+      else socket.destroy();
+    }
+  }
+
+  /** Frees the handle after the peer ended it or the dial failed. */
+  release(): void {
+    this.close(false);
+  }
+}
