@@ -24,6 +24,15 @@ export async function resolveTarget(host: string): Promise<{ address: string; fa
   return { address: pick.address, family: pick.family === 6 ? 6 : 4 };
 }
 
+/** Resident memory, or 0 when reading it needs a file descriptor that the run has used up (EMFILE). */
+function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
+}
+
 export interface RunInternals {
   /** Count TIME_WAIT on this machine before and after (off in worker processes: the parent does it). */
   census?: boolean;
@@ -124,7 +133,7 @@ export class CapacityRun {
     await this.prepare();
     const before = this.internals.census !== false ? await countTimeWait(config.port) : undefined;
     if (this.phase === 'done') return this.result(before, before);
-    this.baselineRss = process.memoryUsage.rss();
+    this.baselineRss = residentBytes();
     this.startedAt = Date.now();
     this.t0 = performance.now();
     this.phase = 'opening';
@@ -297,7 +306,7 @@ export class CapacityRun {
     clearTimeout(this.pumpTimer);
     this.sample();
     this.heldAtJudge = this.counts.open;
-    this.rssAtJudge = process.memoryUsage.rss();
+    this.rssAtJudge = residentBytes();
     if (this.openingMs === 0) this.openingMs = performance.now() - this.t0;
     if (this.stoppedBy || !this.config.reopen) {
       for (const conn of this.dialing) conn.close(true);
@@ -339,7 +348,7 @@ export class CapacityRun {
     const sides = { client: Math.max(0, (after?.client ?? 0) - (before?.client ?? 0)), server: Math.max(0, (after?.server ?? 0) - (before?.server ?? 0)) };
     const limits = readOsLimits();
     const errors = { ...this.errors.counts };
-    const grownRss = Math.max(0, this.rssAtJudge - this.baselineRss);
+    const grownRss = this.rssAtJudge && this.baselineRss ? Math.max(0, this.rssAtJudge - this.baselineRss) : 0;
     const ok = config.ramp
       ? this.ceiling > 0 && !this.stoppedBy
       : counts.failed === 0 && counts.abandoned === 0 && notStarted === 0 && counts.established >= size && (config.holdMs > 0 ? this.holdCompleted && held === size : true);
