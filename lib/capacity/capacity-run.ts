@@ -55,6 +55,7 @@ export class CapacityRun {
   private sampleEvery = 1;
   private sampleTick = 0;
   private target?: { address: string; family: 4 | 6 };
+  private readonly ports = readOsLimits().ephemeralPorts;
   private nextSlot = 0;
   private t0 = 0;
   private startedAt = 0;
@@ -133,6 +134,8 @@ export class CapacityRun {
     await this.prepare();
     const before = this.internals.census !== false ? await countTimeWait(config.port) : undefined;
     if (this.phase === 'done') return this.result(before, before);
+    // Collect the garbage of loading first (workers run with --expose-gc), so growth is the connections'.
+    (globalThis as { gc?: () => void }).gc?.();
     this.baselineRss = residentBytes();
     this.startedAt = Date.now();
     this.t0 = performance.now();
@@ -159,12 +162,23 @@ export class CapacityRun {
     return sources && sources.length > 0 ? sources[(this.share.start + slot) % sources.length] : undefined;
   }
 
+  /**
+   * The local port for a slot when dialing from given source addresses: connection i uses address
+   * i mod S and the (i div S)-th port of the ephemeral range, so shards and workers never collide.
+   */
+  private sourcePort(slot: number): number {
+    const sources = this.config.sourceAddresses;
+    if (!sources || sources.length === 0 || !this.ports) return 0;
+    const { low, high } = this.ports;
+    return low + (Math.floor((this.share.start + slot) / sources.length) % (high - low + 1));
+  }
+
   private dial(slot: number): void {
     const conn = new LeanConnection(this.events, slot, performance.now());
     this.dialing.add(conn);
     this.counts.attempted++;
     this.config.onEvent?.({ type: 'dialing', slot: this.share.start + slot });
-    conn.dial(this.target!.address, this.config.port, this.target!.family, this.source(slot));
+    conn.dial(this.target!.address, this.config.port, this.target!.family, this.source(slot), this.sourcePort(slot));
   }
 
   /** Starts every dial whose time has come, within the in-flight cap; reopens go first. */

@@ -108,15 +108,22 @@ export class LeanConnection {
     public startedAt: number,
   ) {}
 
-  /** Starts the dial; a synchronous failure (EMFILE, a bad source address) arrives through onConnect. */
-  dial(address: string, port: number, family: 4 | 6, localAddress?: string): void {
+  /**
+   * Starts the dial; a synchronous failure (EMFILE, a bad source address) arrives through onConnect.
+   * `localPort` picks the source port: binding port 0 makes the kernel search for a free one, which
+   * grows slow with tens of thousands in use, so the run hands out distinct ports itself.
+   */
+  dial(address: string, port: number, family: 4 | 6, localAddress?: string, localPort = 0): void {
     if (!BINDING) return this.dialNet(address, port, localAddress);
     const handle = new BINDING.tcp.TCP(BINDING.tcp.constants.SOCKET);
     handle.conn = this;
     this.handle = handle;
     let err = 0;
     if (localAddress) {
-      err = family === 6 ? handle.bind6(localAddress, 0, 0) : handle.bind(localAddress, 0);
+      const bind = (p: number): number => (family === 6 ? handle.bind6(localAddress, p, 0) : handle.bind(localAddress, p));
+      err = bind(localPort);
+      // The port we picked is taken (by another program): let the kernel find one.
+      if (err < 0 && localPort !== 0 && codeOf(err) === 'EADDRINUSE') err = bind(0);
       // bind() to port 0 says EADDRINUSE when the address has no free port left; connect() says EADDRNOTAVAIL.
       if (err < 0 && codeOf(err) === 'EADDRINUSE') return this.failNow('EADDRNOTAVAIL');
     }

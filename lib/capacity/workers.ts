@@ -83,7 +83,7 @@ export class WorkerPoolRun implements Tester {
     const ready: Array<Promise<void>> = [];
     const results: Array<Promise<CapacityResult>> = [];
     for (let w = 0; w < W; w++) {
-      const child = fork(WORKER_ENTRY, [], { execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = fork(WORKER_ENTRY, [], { execArgv: ['--import', TSX_LOADER, '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       this.children.push(child);
       this.gauges.push({ planned: 0, notStarted: 0, dialing: 0, open: 0, established: 0, closedByServer: 0, failed: 0, errors: 0, maxConcurrent: 0 });
       let onReady!: () => void;
