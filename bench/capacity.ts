@@ -60,6 +60,8 @@ try {
     `open rate: ${rateRatio.toFixed(2)}x the reference (target >= 2x) ${rateRatio >= 2 ? 'MET' : 'MISSED'}\n` +
       `memory: ${memory.toFixed(2)} KiB per held connection (target <= 3 KiB) ${memory <= 3 ? 'MET' : 'MISSED'}\n` +
       `held ${c.held} of ${connections}, failed ${c.failed}, errors ${JSON.stringify(result.errors)}, exit ${run.exitCode}\n` +
+      `client resident memory in all: ${(result.memory.rssBytes / 1024 ** 2).toFixed(0)} MiB over ${result.processes} processes ` +
+      `(${(result.memory.rssBytes / Math.max(1, c.held) / 1024).toFixed(2)} KiB per connection, fixed per-process cost included)\n` +
       `connect p50 ${result.connectLatency.p50} ms, p99 ${result.connectLatency.p99} ms, max ${result.connectLatency.max} ms\n`,
   );
 } finally {

@@ -3,6 +3,9 @@
 // reporting its open rate and resident memory per held connection as one JSON line.
 //   node bench/minimal-opener.mjs HOST PORT N
 import net from 'node:net';
+import process from 'node:process';
+import { performance } from 'node:perf_hooks';
+import { setTimeout } from 'node:timers';
 
 const [host, portText, countText] = process.argv.slice(2);
 const port = Number(portText);
