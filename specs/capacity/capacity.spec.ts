@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runCapacity } from '../../lib/capacity/workers.ts';
 import { createAcceptKServer, createClosingAfterServer, createPeerRecordingServer } from '../../fixtures/capacity-servers.ts';
 import { closedPort } from '../../fixtures/servers.ts';
+import { runNaiveCapacity } from '../../fixtures/naive-capacity.ts';
 import { externalTarget, libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
 
@@ -22,12 +23,25 @@ describe.skipIf(fixtureOnly)('capacity: holding connections', () => {
     expect(result.ok).toBe(true);
   });
 
+  /** 26 connections to a server that keeps 20: all established, 6 closed by the server, 20 held. */
+  const expectTwentyHeldOfTwentySix = (result: { connections: object }): void => {
+    expect(result.connections).toMatchObject({ established: 26, closedByServer: 6, held: 20 });
+  };
+
   it('CAP-HOLD-002 reports exactly K held and the rest closed by a server that keeps only K', async () => {
     await using server = await createAcceptKServer(20);
     const result = await runCapacity({ host: server.host, port: server.port, connections: 26, delayMs: 1, holdMs: scaled(300), close: 'reset' });
-    expect(result.connections).toMatchObject({ planned: 26, attempted: 26, established: 26, closedByServer: 6, failed: 0, held: 20 });
+    expectTwentyHeldOfTwentySix(result);
+    expect(result.connections).toMatchObject({ planned: 26, attempted: 26, failed: 0 });
     expect(server.stats()).toMatchObject({ accepted: 26, closedByServer: 6 });
     expect(result.ok).toBe(false);
+  });
+
+  it('CAP-HOLD-003 catches a tester that counts handshakes as held (fixtures/naive-capacity.ts)', async () => {
+    await using server = await createAcceptKServer(20);
+    const naive = await runNaiveCapacity({ host: server.host, port: server.port, connections: 26, holdMs: scaled(300) });
+    expect(server.stats()).toMatchObject({ accepted: 26, closedByServer: 6 });
+    expect(() => expectTwentyHeldOfTwentySix(naive)).toThrow();
   });
 
   it('CAP-CLOSE-001 counts every closure by a server that closes each connection after a time, and ends when all are closed', async () => {

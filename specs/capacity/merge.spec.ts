@@ -17,17 +17,20 @@ import { scaled } from '../_harness/time.ts';
 
 const fixtureOnly = libOnlyReason('capacity', 'these specs need fixture servers with a known ceiling');
 
-async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
+/** Saves each result as a JSON file in a fresh folder, as shards would, and removes the folder after. */
+async function withResultFiles<T>(results: unknown[], use: (files: string[], dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), 'connlab-merge-'));
   try {
-    return await use(dir);
+    const files = results.map((_, i) => path.join(dir, `shard${i}.json`));
+    await Promise.all(results.map((result, i) => writeFile(files[i], JSON.stringify(result))));
+    return await use(files, dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 describe.skipIf(fixtureOnly)('merging sharded runs', () => {
-  it('CAP-SHARD-001 gives shards exact shares whose merged totals equal one run\'s, through `connlab merge` too', async () => {
+  it("CAP-SHARD-001 gives shards exact shares whose merged totals equal one run's, through `connlab merge` too", async () => {
     const run = { connections: 40, delayMs: 0, holdMs: scaled(300), close: 'reset' as const };
     let whole: CapacityResult;
     {
@@ -46,12 +49,7 @@ describe.skipIf(fixtureOnly)('merging sharded runs', () => {
     expect(totals(merged)).toEqual(totals(whole));
     expect(merged.shards).toBe(3);
 
-    await withTempDir(async (dir) => {
-      const files = await Promise.all(shards.map(async (s, i) => {
-        const file = path.join(dir, `shard${i}.json`);
-        await writeFile(file, JSON.stringify(s));
-        return file;
-      }));
+    await withResultFiles(shards, async (files) => {
       const cli = await runCli(['merge', ...files]);
       expect(cli.exitCode).toBe(1); // 10 of the 40 were not held: the whole run missed its target
       expect(totals(JSON.parse(cli.stdout) as CapacityResult)).toEqual(totals(whole));
@@ -62,12 +60,7 @@ describe.skipIf(fixtureOnly)('merging sharded runs', () => {
     await using server = await startAckServer();
     const shards = await Promise.all([0, 1].map((index) => runLoad({ host: server.host, port: server.port, clients: 21, staggerMs: 0, messagesPerClient: 3, shard: { index, count: 2 } })));
     expect(shards.map((s) => s.clients.attempted)).toEqual([10, 11]);
-    await withTempDir(async (dir) => {
-      const files = await Promise.all(shards.map(async (s, i) => {
-        const file = path.join(dir, `load${i}.json`);
-        await writeFile(file, JSON.stringify(s));
-        return file;
-      }));
+    await withResultFiles(shards, async (files, dir) => {
       const cli = await runCli(['merge', ...files]);
       expect(cli.exitCode).toBe(0);
       const merged = JSON.parse(cli.stdout) as LoadResult;
