@@ -217,6 +217,11 @@ export class CapacityRun {
   }
 
   private onConnect(conn: LeanConnection, code: string | undefined): void {
+    if (code === 'EADDRINUSE' && conn.localPort !== 0 && this.dialing.has(conn)) {
+      // The source port we handed out is busy after all (another program's connection): let the kernel pick.
+      conn.dial(this.target!.address, this.config.port, this.target!.family, this.source(conn.slot), 0);
+      return;
+    }
     if (!this.dialing.delete(conn)) return;
     const slot = this.share.start + conn.slot;
     if (code) {

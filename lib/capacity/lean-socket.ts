@@ -99,6 +99,8 @@ function onPeerEnded(conn: LeanConnection, code: string | undefined): void {
 export class LeanConnection {
   private handle?: TcpHandle;
   private socket?: net.Socket;
+  /** The source port this dial asked for (0: the kernel's choice). */
+  localPort = 0;
   /** The dial in flight, so a close before it completes can silence its outcome. */
   req?: ConnectReq;
 
@@ -114,6 +116,7 @@ export class LeanConnection {
    * grows slow with tens of thousands in use, so the run hands out distinct ports itself.
    */
   dial(address: string, port: number, family: 4 | 6, localAddress?: string, localPort = 0): void {
+    this.localPort = localPort;
     if (!BINDING) return this.dialNet(address, port, localAddress);
     const handle = new BINDING.tcp.TCP(BINDING.tcp.constants.SOCKET);
     handle.conn = this;

@@ -4,6 +4,7 @@
 // against a server that lets connections go after a time it counts the closures, or reopens them.
 import { describe, expect, it } from 'vitest';
 import { runCapacity } from '../../lib/capacity/workers.ts';
+import { parseSourceRange } from '../../lib/capacity/options.ts';
 import { createAcceptKServer, createClosingAfterServer, createPeerRecordingServer } from '../../fixtures/capacity-servers.ts';
 import { closedPort } from '../../fixtures/servers.ts';
 import { runNaiveCapacity } from '../../fixtures/naive-capacity.ts';
@@ -70,6 +71,14 @@ describe.skipIf(fixtureOnly)('capacity: holding connections', () => {
     const result = await runCapacity({ host: server.host, port: server.port, connections: 9, delayMs: 0, holdMs: scaled(50), sourceAddresses: sources, close: 'reset' });
     expect(result.connections.held).toBe(9);
     expect(server.peers()).toEqual({ '127.0.0.1': 3, '127.0.0.2': 3, '127.0.0.3': 3 });
+  });
+
+  it('CAP-SRC-002 reads --source-ips as a range A-B, a list or one address, and rejects ranges that run backwards', () => {
+    expect(parseSourceRange('127.0.0.254-127.0.1.1')).toEqual(['127.0.0.254', '127.0.0.255', '127.0.1.0', '127.0.1.1']);
+    expect(parseSourceRange('127.0.0.1,127.0.0.5')).toEqual(['127.0.0.1', '127.0.0.5']);
+    expect(parseSourceRange('::1')).toEqual(['::1']);
+    expect(() => parseSourceRange('127.0.0.9-127.0.0.1')).toThrow(/ends before it starts/);
+    expect(() => parseSourceRange('localhost')).toThrow(/not an IP address/);
   });
 
   it('CAP-TW-001 counts the TIME_WAIT sockets it leaves: N when it closes first with FIN, none with --close reset', async () => {
