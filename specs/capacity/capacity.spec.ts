@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCapacity } from '../../lib/capacity/workers.ts';
 import { parseSourceRange } from '../../lib/capacity/options.ts';
-import { createAcceptKServer, createClosingAfterServer, createPeerRecordingServer } from '../../fixtures/capacity-servers.ts';
+import { createAcceptKServer, createClosingAfterServer, createPeerRecordingServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
 import { closedPort } from '../../fixtures/servers.ts';
 import { runNaiveCapacity } from '../../fixtures/naive-capacity.ts';
 import { externalTarget, libOnlyReason } from '../_harness/targets.ts';
@@ -116,6 +116,19 @@ describe.skipIf(fixtureOnly)('capacity: failures are counted, never fatal', () =
     const result = await runCapacity({ host: '127.0.0.1', port, connections: 8, delayMs: 0 });
     expect(result.connections).toMatchObject({ planned: 8, attempted: 8, established: 0, failed: 8, held: 0 });
     expect(result.errors).toEqual({ ECONNREFUSED: 8 });
+    expect(result.ok).toBe(false);
+  });
+
+  it('CAP-ERR-002 gives up on dials the server never answers at --dial-timeout and counts them as ETIMEDOUT', async () => {
+    await using server = await createStalledListener();
+    const dialTimeoutMs = scaled(300);
+    const started = performance.now();
+    const result = await runCapacity({ host: server.host, port: server.port, connections: 8, delayMs: 0, dialTimeoutMs, close: 'reset', holdMs: 10 });
+    const c = result.connections;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(dialTimeoutMs);
+    // Linux completes backlog + 1 handshakes for a listener that does not accept, then drops SYNs.
+    expect(c).toMatchObject({ established: server.backlog + 1, failed: 8 - (server.backlog + 1) });
+    expect(result.errors).toEqual({ ETIMEDOUT: 8 - (server.backlog + 1) });
     expect(result.ok).toBe(false);
   });
 
