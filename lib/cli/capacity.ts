@@ -2,7 +2,7 @@
 // default (its Go-style single-dash flags still work), with classified failures, live stats, holds,
 // reopening, a ramp, and runs split over processes, source addresses and machines.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parseSourceRange, type CapacityEvent } from '../capacity/options.ts';
 import { renderCapacityProgress, renderCapacityResult } from '../capacity/report.ts';
 import { createTester, workersFor } from '../capacity/workers.ts';
@@ -26,6 +26,11 @@ const sourceIps = (text: string): string[] => {
     throw new InvalidArgumentError((error as Error).message);
   }
 };
+
+/** A duration option whose help shows its default the way people write it (10ms, not 10). */
+function timeOption(flags: string, description: string, parse: (text: string) => number, value: number, shown: string): Option {
+  return new Option(flags, description).argParser(parse).default(value, shown);
+}
 
 function usage(message: string): Error {
   return Object.assign(new Error(message), { code: 'EUSAGE' });
@@ -56,14 +61,14 @@ export function register(program: Command): void {
     .option('--host <address>', 'server address (-host works too)', 'localhost')
     .option('--port <n>', 'server port (-port works too)', port, 8888)
     .option('--connections <n>', 'connections in the whole run; with --ramp, the most to try (-connections works too)', integer(0), 100)
-    .option('--delay <duration>', 'time between dials over the whole run, with --ramp between steps; a bare number is ms (-delay 10)', durationMs, 10)
-    .option('--dial-timeout <duration>', 'count a dial as ETIMEDOUT after', duration, 5000)
-    .option('--hold <duration>', 'keep the connections this long once dialed, then close them; 0s: wait until the server closes them', duration, 0)
+    .addOption(timeOption('--delay <duration>', 'time between dials over the whole run, with --ramp between steps; a bare number is ms (-delay 10)', durationMs, 10, '10ms'))
+    .addOption(timeOption('--dial-timeout <duration>', 'count a dial as ETIMEDOUT after', duration, 5000, '5s'))
+    .addOption(timeOption('--hold <duration>', 'keep the connections this long once dialed, then close them; 0s: wait until the server closes them', duration, 0, '0s'))
     .option('--reopen', 'redial what the server closes, keeping N open for the whole --hold (or --max-duration)')
     .option('--ramp', 'add connections until dials fail, time out or the server closes one; report the concurrency held')
     .option('--ramp-step <n>', 'with --ramp: connections added per step, one --delay apart', integer(1), 1)
-    .option('--ramp-settle <duration>', 'with --ramp: wait this long after it stops before counting the ceiling', duration, 500)
-    .option('--max-duration <duration>', 'end the run after this long, whatever it is doing (for CI)', duration, 0)
+    .addOption(timeOption('--ramp-settle <duration>', 'with --ramp: wait this long after it stops before counting the ceiling', duration, 500, '500ms'))
+    .addOption(timeOption('--max-duration <duration>', 'end the run after this long, whatever it is doing (for CI); 0s: no limit', duration, 0, '0s'))
     .option('--source-ips <A-B>', 'dial from these local addresses in turn, e.g. 127.0.0.1-127.0.0.50 (each has its own ephemeral ports)', sourceIps)
     .option('--workers <n>', 'processes to split the run over (default: enough that each stays under `ulimit -n`)', integer(1, 1024))
     .option('--shard <I/N>', 'open shard I of N of the connections (merge the results with `connlab merge`)', shard)
