@@ -64,13 +64,13 @@ describe.skipIf(fixtureOnly)('connlab capacity', () => {
   });
 
   it('CAP-CLI-005 spreads a run over worker processes by itself when one process may not open them all', async () => {
-    await using server = await createPeerRecordingServer();
-    const cli = await runCli(['capacity', '--host', '127.0.0.1', '--port', String(server.port), '--connections', '300', '--delay', '0', '--hold', '100ms', '--close', 'reset', '--json'], { shell: 'ulimit -n 300' });
+    await using server = await createPeerRecordingServer({ closeAfterRecording: true });
+    const cli = await runCli(['capacity', '--host', '127.0.0.1', '--port', String(server.port), '--connections', '300', '--delay', '0', '--json'], { shell: 'ulimit -n 300' });
     expect(cli.stderr).toContain('[capacity] 2 worker processes');
     expect(cli.exitCode).toBe(0);
     const result = JSON.parse(cli.stdout) as CapacityResult;
     expect(result.processes).toBe(2);
-    expect(result.connections).toMatchObject({ planned: 300, established: 300, failed: 0, held: 300 });
+    expect(result.connections).toMatchObject({ planned: 300, established: 300, closedByServer: 300, failed: 0 });
     expect(result.errors).toEqual({});
     expect(server.peers()).toEqual({ '127.0.0.1': 300 });
   });
