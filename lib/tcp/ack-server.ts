@@ -6,7 +6,8 @@
 import net, { type Socket } from 'node:net';
 import { listenOn, makeHandle } from '../net/listen.ts';
 import { LineSplitter } from '../net/lines.ts';
-import { ErrorTally } from '../net/errors.ts';
+import { ErrorTally, limitHint } from '../net/errors.ts';
+import { FdLimitWatch } from '../net/fd-limit.ts';
 import type { ErrorCounts, ServerHandle } from '../net/types.ts';
 import { formatHostPort } from '../net/units.ts';
 
@@ -84,6 +85,7 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
   const errors = new ErrorTally();
   const counters = { accepted: 0, rejected: 0, messages: 0, acks: 0, paused: 0, peakPendingReplyBytes: 0, bytesIn: 0, bytesOut: 0 };
   const sockets = new Set<Socket>();
+  const fdWatch = new FdLimitWatch();
 
   const fail = (peer: string, error: unknown): void => {
     const code = errors.add(error, peer);
@@ -126,6 +128,11 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
     counters.accepted++;
     sockets.add(socket);
     log?.(`[CONNECT] ${peer} connected`);
+    if (fdWatch.check(sockets.size)) {
+      // From here the OS refuses accepts and libuv closes those connections without telling Node.
+      errors.add({ code: 'EMFILE', message: `at the file-descriptor limit (${fdWatch.softLimit})` }, 'accept');
+      (log ?? console.error)(`[ERROR] accept - EMFILE: at the file-descriptor limit (${fdWatch.softLimit} open files); new connections are closed until some end. ${limitHint('EMFILE')}`);
+    }
     socket.setNoDelay(true);
     if (config.idleTimeoutMs > 0) {
       socket.setTimeout(config.idleTimeoutMs, () => {
