@@ -53,7 +53,6 @@ export interface AckServer extends ServerHandle {
 
 export const PRIOR_ART_ACK = Buffer.from('ACK from server');
 const ACK_PREFIX = Buffer.from('ACK ');
-const NEWLINE = Buffer.from('\n');
 const ERR_TOO_LONG = 'ERR line too long\n';
 const ERR_TOO_MANY = 'ERR too many connections\n';
 const ERR_IDLE = 'ERR idle timeout\n';
@@ -163,7 +162,9 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
       counters.bytesIn += chunk.length;
       const events = splitter.push(chunk);
       if (events.length === 0) return;
-      socket.cork();
+      // Many lines in one read leave as one write.
+      const batch = events.length > 1;
+      if (batch) socket.cork();
       for (const event of events) {
         if ('overflow' in event) {
           errors.add({ code: 'ELINETOOLONG' }, peer);
@@ -173,10 +174,10 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
         }
         counters.messages++;
         if (log) log(`[DATA] ${peer} sent: ${preview(event.line)}`);
-        reply(socket, Buffer.concat([ACK_PREFIX, event.line, NEWLINE]));
+        reply(socket, ackFor(event.line));
         counters.acks++;
       }
-      socket.uncork();
+      if (batch) socket.uncork();
     });
   };
 
@@ -197,6 +198,15 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
     ...base,
     stats: () => ({ open: sockets.size, ...counters, errors: { ...errors.counts } }),
   };
+}
+
+/** `ACK <line>\n` in one allocation. */
+function ackFor(line: Buffer): Buffer {
+  const ack = Buffer.allocUnsafe(line.length + 5);
+  ACK_PREFIX.copy(ack, 0);
+  line.copy(ack, 4);
+  ack[ack.length - 1] = 0x0a;
+  return ack;
 }
 
 /** A line as a log shows it: text with invalid bytes replaced, at most 200 characters. */
