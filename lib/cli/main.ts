@@ -6,9 +6,10 @@ import { register as ackServer } from './ack-server.ts';
 import { register as load } from './load.ts';
 import { register as specs } from './specs.ts';
 import { register as demo } from './demo.ts';
+import { register as report } from './report.ts';
 
 /** Each command module adds its subcommand to the program. */
-const COMMANDS: Array<(program: Command) => void> = [ackServer, load, demo, specs];
+const COMMANDS: Array<(program: Command) => void> = [ackServer, load, demo, report, specs];
 
 export function buildProgram(): Command {
   const program = new Command('connlab')
