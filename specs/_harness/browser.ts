@@ -6,9 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { announceSkip } from './skip.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const noBrowserReason = existsSync(CHROMIUM) ? undefined : `needs ${CHROMIUM}: run scripts/install-chromium.sh`;
+export const noBrowserReason = announceSkip(existsSync(CHROMIUM) ? undefined : `browser specs need ${CHROMIUM}: run scripts/install-chromium.sh`);
 
 export interface Browser {
   context: BrowserContext;
