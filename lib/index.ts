@@ -1,0 +1,16 @@
+// connlab's public API: re-exports only. Each part lives in its own folder under lib/.
+export type { ServerHandle, ErrorCounts } from './net/types.ts';
+export { serve, listenOn, trackConnections, makeHandle, type ListenOptions } from './net/listen.ts';
+export { LineSplitter, type LineEvent } from './net/lines.ts';
+export { parseDuration, parseSize, parseHostPort, parsePort, formatHostPort, formatDuration, formatSize } from './net/units.ts';
+export { errorCode, limitHint, ErrorTally } from './net/errors.ts';
+export { readSocketTable, socketInodes, socketCensus, type SocketEntry, type TcpState, type CensusQuery } from './net/socket-table.ts';
+export { parseShard, shareOf, type Shard } from './net/shard.ts';
+export { fileDescriptorLimit, openFileDescriptors } from './net/fd-limit.ts';
+
+export { startAckServer, type AckServer, type AckServerOptions, type AckServerStats, type Framing } from './tcp/ack-server.ts';
+export { runLoad, LoadRun, type LoadOptions, type LoadResult, type LoadProgress } from './load/load-client.ts';
+export { renderLoadResult } from './load/report.ts';
+
+export { LatencyRecorder, percentileCurve, latencyBuckets, type LatencySummary } from './report/latency.ts';
+export { renderReport, type LabResults } from './report/html.ts';
