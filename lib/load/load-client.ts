@@ -51,6 +51,8 @@ export interface LoadResult {
   durationMs: number;
   acksPerSecond: number;
   shard?: Shard;
+  /** True when the run was ended early, by stop(), its signal or --duration. */
+  stopped: boolean;
   /** True when every client connected and every message got its exact ack. */
   ok: boolean;
 }
@@ -424,6 +426,7 @@ export class LoadRun {
       durationMs: Math.round(durationMs),
       acksPerSecond: durationMs > 0 ? Math.round((counts.acked * 1000) / durationMs) : 0,
       ...(config.shard ? { shard: config.shard } : {}),
+      stopped: this.stopped,
       ok,
     };
   }
