@@ -341,7 +341,8 @@ export class LoadRun {
     const { config } = this;
     const { start, size } = shareOf(config.clients, config.shard);
     this.startedAt = performance.now();
-    const deadline = config.durationMs > 0 ? setTimeout(() => this.stop(), config.durationMs) : undefined;
+    // Closed loop: the duration cuts the run short. Open loop: it is the sending window (see runOpenLoop).
+    const deadline = config.durationMs > 0 && config.rate === 0 ? setTimeout(() => this.stop(), config.durationMs) : undefined;
     for (let i = 0; i < size; i++) this.clients.push(new Client(start + i, this));
     // One sweep for every client's reply deadline: cheaper than a timer per message.
     const timeoutMs = config.replyTimeoutMs;
@@ -386,8 +387,8 @@ export class LoadRun {
         if (!this.stopped) await client.connect(this.localAddress(client.index));
       }),
     );
-    const total = config.durationMs > 0 ? Number.POSITIVE_INFINITY : clients.length * config.messagesPerClient;
     const intervalMs = 1000 / (config.rate / (config.shard?.count ?? 1));
+    const total = config.durationMs > 0 ? Math.floor(config.durationMs / intervalMs) : clients.length * config.messagesPerClient;
     const t0 = performance.now();
     const sentPerClient = new Array<number>(clients.length).fill(0);
     let k = 0;
