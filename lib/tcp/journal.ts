@@ -10,7 +10,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface JournalRecord {
-  /** Position in this server run's sequence, from 1, in file order. */
+  /** Position in the file, from 1; a restarted server continues after the last record. */
   seq: number;
   /** ISO 8601 time the request was answered. */
   time: string;
@@ -56,7 +56,9 @@ export class Journal {
     readonly file: string,
     private readonly handle: FileHandle,
     repairedBytes: number,
+    lastSeq: number,
   ) {
+    this.seq = lastSeq;
     this.counters = { records: 0, batches: 0, largestBatch: 0, bytes: 0, repairedBytes };
   }
 
@@ -64,6 +66,7 @@ export class Journal {
   static async open(file: string): Promise<Journal> {
     const handle = await open(file, 'a+');
     let repaired = 0;
+    let lastSeq = 0;
     try {
       const { size } = await handle.stat();
       if (size > 0) {
@@ -72,6 +75,7 @@ export class Journal {
           await handle.truncate(size - tail);
           repaired = tail;
         }
+        lastSeq = await lastRecordSeq(handle, size - tail);
       }
       await handle.datasync();
       await syncDirectory(path.dirname(path.resolve(file)));
@@ -79,7 +83,7 @@ export class Journal {
       await handle.close();
       throw error;
     }
-    return new Journal(file, handle, repaired);
+    return new Journal(file, handle, repaired, lastSeq);
   }
 
   /** Appends a record and resolves with it once it is on disk. */
@@ -143,6 +147,24 @@ async function tornTailLength(handle: FileHandle, size: number): Promise<number>
     end = start;
   }
   return size;
+}
+
+/** The seq of the last complete record, so a restarted server continues the sequence; 0 if none. */
+async function lastRecordSeq(handle: FileHandle, end: number): Promise<number> {
+  if (end === 0) return 0;
+  const start = Math.max(0, end - 256 * 1024);
+  const buffer = Buffer.alloc(end - start);
+  await handle.read(buffer, 0, buffer.length, start);
+  const lines = buffer.toString('utf8').split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const seq = (JSON.parse(lines[i]) as { seq?: unknown }).seq;
+      if (Number.isInteger(seq)) return seq as number;
+    } catch {
+      // not a whole record (the first, cut line of the window, or an empty one): look further back
+    }
+  }
+  return 0;
 }
 
 /** Makes a newly created file's directory entry durable too. */
