@@ -62,7 +62,7 @@ export interface PrimeLoadOptions {
 }
 
 export interface PrimeLoadResult {
-  /** Reply bytes by request number; undefined where the request failed. */
+  /** Reply bytes by request number (always a whole line); undefined where the request failed. */
   replies: Array<Buffer | undefined>;
   answered: number;
   failed: number;
@@ -82,6 +82,8 @@ export async function runPrimeLoad(options: PrimeLoadOptions): Promise<PrimeLoad
       const i = next++;
       try {
         const reply = await askPrime({ host: options.host, port: options.port, message: options.message(i), end: options.end, timeoutMs: options.timeoutMs });
+        // A server that dies closes its sockets with a plain FIN: only a whole line is a reply.
+        if (reply.at(-1) !== 0x0a) throw Object.assign(new Error(`incomplete reply ${JSON.stringify(reply.toString())}`), { code: 'EINCOMPLETE' });
         replies[i] = reply;
         answered++;
         options.onReply?.(i, reply);
