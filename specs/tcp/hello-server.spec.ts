@@ -3,6 +3,7 @@
 // the body `hello world`. Bad heads get 400 and the server carries on. The prior art's load test (100
 // parallel requests through 10 workers) reproduces with exact counts, the work scaled down.
 // Run against another server with CONNLAB_TARGET_POOL=host:port (it must use its default limits).
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { startHelloTarget, httpExchange, parseHttpResponse } from '../_harness/pool.ts';
@@ -13,6 +14,7 @@ import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
 
 const needsLib = libOnlyReason('pool', 'it sets the pool\'s limits and work and reads its gauges');
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
 const GET = 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n';
 
 describe('hello server: HTTP that clients accept', () => {
@@ -25,7 +27,7 @@ describe('hello server: HTTP that clients accept', () => {
     expect(reply.headers.connection).toBe('close');
   });
 
-  it('TCP-HELLO-002 satisfies curl, which checks the status, the length and the close', async () => {
+  it.skipIf(!hasCurl)('TCP-HELLO-002 satisfies curl, which checks the status, the length and the close', async () => {
     await using server = await startHelloTarget({ workMs: 0 });
     const curl = await execa('curl', ['-sS', '--fail', '-w', '\n%{http_code} %{size_download}', `http://${server.host}:${server.port}/`], { reject: false });
     expect(curl.exitCode).toBe(0);

@@ -47,7 +47,7 @@ describe.skipIf(needsLib)('pool: the worker limit', () => {
     expect(elapsedMs).toBeGreaterThanOrEqual(6 * workMs - 5);
   });
 
-  it('TCP-POOL-002 the clock check catches a pool that limits nothing (the prior art\'s early-released semaphore)', async () => {
+  it("TCP-POOL-002 the clock check catches a pool that limits nothing (the prior art's early-released semaphore)", async () => {
     const workMs = scaled(100);
     await using broken = await createUnboundedHelloServer({ workMs });
     const { statuses, elapsedMs } = await burst(broken.port, 30);

@@ -19,7 +19,7 @@ async function replies(port: number, host: string, messages: Array<string | Buff
 }
 
 describe('prime server: replies', () => {
-  it('TCP-PRIME-001 answers the prior art\'s JMeter plan, abc1a ... abc20a, with `2 sí` each and then ends the stream', async () => {
+  it("TCP-PRIME-001 answers the prior art's JMeter plan, abc1a ... abc20a, with `2 sí` each and then ends the stream", async () => {
     await using server = await startPrimeTarget();
     const plan = Array.from({ length: 20 }, (_, i) => `abc${i + 1}a`);
     // Like JMeter's TCP Sampler: no FIN from the client, read until the server ends the stream.
@@ -51,7 +51,7 @@ describe('prime server: replies', () => {
     expect(Object.fromEntries(messages.map((m, i) => [m, got[i]]))).toEqual(Object.fromEntries(messages.map((m) => [m, `${table[m]}\n`])));
   });
 
-  it('TCP-PRIME-003 takes everything up to the client\'s FIN as the message when no newline comes', async () => {
+  it("TCP-PRIME-003 takes everything up to the client's FIN as the message when no newline comes", async () => {
     await using server = await startPrimeTarget();
     expect(await replies(server.port, server.host, ['abc1a', 'zz'])).toEqual(['2 sí\n', '2 sí\n']);
   });
