@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 5050);
   poolOptions(command, { workers: 10, queue: 100 })
     .option('--timeout <duration>', 'from accept (queue time counts): the message must arrive, and the reply be delivered, by then', duration, 5000)
-    .option('--journal <file>', 'append one JSON Lines record per request, written and fsynced before the reply (group commit)')
+    .option('--journal <file>', 'append one JSON Lines record per request, durable (written with O_DSYNC) before the reply is sent; concurrent records share a write (group commit)')
     .option('--framing <mode>', 'line: a message ends at its first newline or the client\'s FIN; eof: only at the FIN (newlines kept)', oneOf('line', 'eof'), 'line')
     .option('--max-message <size>', 'longest message accepted; a longer one gets `ERR message longer than ...`', size, 64 * 1024)
     .addHelpText(

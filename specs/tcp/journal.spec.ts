@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { startPrimeServer } from '../../lib/tcp/prime-server.ts';
 import { Journal, messageBytes, parseJournal, readJournal, type JournalReading } from '../../lib/tcp/journal.ts';
 import { askPrime, runPrimeLoad } from '../../lib/tcp/prime-client.ts';
-import { createInterleavingPrimeServer } from '../../fixtures/pool-servers.ts';
+import { createBufferedJournalPrimeServer, createInterleavingPrimeServer } from '../../fixtures/pool-servers.ts';
 import { startCliServer } from '../_harness/cli.ts';
 import { tempDir } from '../_harness/files.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
@@ -107,24 +107,35 @@ describe.skipIf(needsLib)('journal: nothing lost, duplicated or interleaved', ()
     expect(auditJournal(await readJournal(dir.file('journal.jsonl')), sent, load.replies, true)).not.toEqual([]);
   });
 
-  it('TCP-JOURNAL-012 a client that gets its reply finds its record already in the file', async () => {
-    await using dir = await tempDir();
-    const file = dir.file('journal.jsonl');
-    await using server = await startPrimeServer({ journalPath: file });
+  /** Makes 200 requests; on each reply, looks in the file for its record. Returns those not there yet. */
+  async function recordsAbsentOnReply(port: number, file: string): Promise<number[]> {
     const sent = Array.from({ length: 200 }, (_, i) => lineMessage(i));
-    const absentOnReply: number[] = [];
+    const absent: number[] = [];
     const load = await runPrimeLoad({
-      port: server.port,
+      port,
       requests: 200,
       concurrency: 50,
       message: (i) => Buffer.concat([sent[i], Buffer.from('\n')]),
       onReply: (i) => {
         const now = parseJournal(readFileSync(file));
-        if (!now.records.some((r) => r.message === sent[i].toString())) absentOnReply.push(i);
+        if (!now.records.some((r) => r.message === sent[i].toString())) absent.push(i);
       },
     });
     expect(load.answered).toBe(200);
-    expect(absentOnReply).toEqual([]);
+    return absent;
+  }
+
+  it('TCP-JOURNAL-012 a client that gets its reply finds its record already in the file', async () => {
+    await using dir = await tempDir();
+    await using server = await startPrimeServer({ journalPath: dir.file('journal.jsonl') });
+    expect(await recordsAbsentOnReply(server.port, dir.file('journal.jsonl'))).toEqual([]);
+  });
+
+  it('TCP-JOURNAL-013 the same check catches a server that buffers its records and writes them on a timer', async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.file('journal.jsonl'), '');
+    await using broken = await createBufferedJournalPrimeServer(dir.file('journal.jsonl'), scaled(1000));
+    expect((await recordsAbsentOnReply(broken.port, dir.file('journal.jsonl'))).length).toBeGreaterThan(0);
   });
 });
 
