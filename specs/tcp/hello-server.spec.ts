@@ -102,7 +102,7 @@ describe.skipIf(needsLib)('hello server: the prior art\'s load test', () => {
     expect(replies.filter((r) => r.status === 200)).toHaveLength(20);
     const refused = replies.filter((r) => r.status === 503);
     expect(refused).toHaveLength(80);
-    expect(refused.every((r) => r.headers['retry-after'] === '1')).toBe(true);
+    expect(refused.filter((r) => /^[1-9]\d*$/.test(r.headers['retry-after'] ?? ''))).toHaveLength(80);
     expect(server.stats!()).toMatchObject({ completed: 20, rejected: 80, peakActive: 10, peakQueued: 10 });
   });
 });
