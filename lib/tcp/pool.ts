@@ -207,11 +207,10 @@ export async function startPoolServer(handler: PoolHandler, options: PoolOptions
         socket.removeListener('end', onEnd);
         controller.signal.removeEventListener('abort', onAbort);
         socket.pause();
+        // The read phase is over unless a deadline or the socket ended it: a bad request is still read.
+        if (!controller.signal.aborted) conn.readDone = true;
         if (error) reject(error);
-        else {
-          conn.readDone = true;
-          resolve(value as T);
-        }
+        else resolve(value as T);
       };
       const attempt = (ended: boolean): void => {
         let value: T | undefined;
