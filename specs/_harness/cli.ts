@@ -68,7 +68,7 @@ export async function startCliServer(args: string[], options: { timeout?: number
   let exited: Promise<number> | undefined;
   const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<number> => {
     exited ??= new Promise<number>((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? -1);
       child.once('exit', (code) => resolve(code ?? -1));
       child.kill(signal);
     });
@@ -81,7 +81,7 @@ export async function startCliServer(args: string[], options: { timeout?: number
     stderrLines,
     stop,
     [Symbol.asyncDispose]: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await child.catch(() => {});
     },
   };
