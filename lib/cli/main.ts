@@ -4,11 +4,13 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_FAILED, EXIT_USAGE } from './run.ts';
 import { register as ackServer } from './ack-server.ts';
 import { register as load } from './load.ts';
+import { register as slowServer } from './slow-server.ts';
+import { register as httpClient } from './http-client.ts';
 import { register as specs } from './specs.ts';
 import { register as demo } from './demo.ts';
 
 /** Each command module adds its subcommand to the program. */
-const COMMANDS: Array<(program: Command) => void> = [ackServer, load, demo, specs];
+const COMMANDS: Array<(program: Command) => void> = [ackServer, load, slowServer, httpClient, demo, specs];
 
 export function buildProgram(): Command {
   const program = new Command('connlab')

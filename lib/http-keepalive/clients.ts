@@ -27,7 +27,11 @@ export interface KeepAliveClientOptions {
   leak?: Leak;
   /** fixed only: most connections to one origin (the prior art's MaxIdleConnsPerHost 2). */
   perOriginConnections?: number;
-  /** fixed only: most requests in flight over all origins (the prior art's MaxIdleConns 5). */
+  /**
+   * fixed only: the total cap (the prior art's MaxIdleConns 5): most requests in flight over all origins,
+   * and most connections to any one origin. undici has no cross-origin socket cap, so idle connections to
+   * other origins can add to it until their idle timeout closes them.
+   */
   maxConnections?: number;
   /** fixed only: close a connection idle this long (ms); undici also keeps it below the server's hint. */
   idleTimeoutMs?: number;
@@ -173,7 +177,8 @@ export function createKeepAliveClient(options: KeepAliveClientOptions): KeepAliv
 
   // fixed: one shared agent; replaced (and the old one closed gracefully) after an error.
   const fixedAgentOptions: Agent.Options = {
-    connections: config.perOriginConnections,
+    // No origin may take more than the total cap either, so with one origin the total cap is exact.
+    connections: Math.min(config.perOriginConnections, config.maxConnections),
     // With no hint, idle sockets close after idleTimeoutMs; with `Keep-Alive: timeout=N`, after
     // min(N s - 1 s, idleTimeoutMs): always below the server's own timeout.
     keepAliveTimeout: config.idleTimeoutMs,
