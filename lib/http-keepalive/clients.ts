@@ -219,6 +219,10 @@ export function createKeepAliveClient(options: KeepAliveClientOptions): KeepAliv
     return { status: response.statusCode, bodyBytes: body.length };
   };
 
+  /** A response that came back but is not a success counts as a failure coded by its status. */
+  const answered = (status: number, bodyBytes: number, retried: boolean): Omit<RequestOutcome, 'latencyMs'> =>
+    status >= 200 && status < 400 ? { ok: true, status, bodyBytes, retried } : { ok: false, status, bodyBytes, retried, error: `HTTP_${status}`, message: `status ${status}` };
+
   const get = async (target: string | URL, requestOptions: { signal?: AbortSignal } = {}): Promise<RequestOutcome> => {
     const url = new URL(target);
     counters.requests++;
@@ -236,7 +240,7 @@ export function createKeepAliveClient(options: KeepAliveClientOptions): KeepAliv
       const dispatcher = config.leak === 'unconsumed-body' ? shared! : newAgent();
       try {
         const { status, bodyBytes } = await attempt(url, dispatcher, config.leak !== 'unconsumed-body', requestOptions.signal);
-        return done({ ok: status >= 200 && status < 400, status, bodyBytes, retried: false });
+        return done(answered(status, bodyBytes, false));
       } catch (error) {
         return failure(error, false);
       }
@@ -249,7 +253,7 @@ export function createKeepAliveClient(options: KeepAliveClientOptions): KeepAliv
         const agent = (shared ??= newAgent(fixedAgentOptions));
         try {
           const { status, bodyBytes } = await attempt(url, agent, true, requestOptions.signal);
-          return done({ ok: status >= 200 && status < 400, status, bodyBytes, retried });
+          return done(answered(status, bodyBytes, retried));
         } catch (error) {
           // Like Go's CloseIdleConnections after a failure: a fresh agent for what follows, the old
           // one's idle sockets closed now and its busy ones once they finish.

@@ -100,7 +100,6 @@ export async function startSlowServer(options: SlowServerOptions = {}): Promise<
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const body = Buffer.from(config.body.padEnd(config.bodyBytes, '.'));
-  const keepAliveHeader = `timeout=${Math.floor(config.keepAliveTimeoutMs / 1000)}, max=${config.maxRequestsPerSocket}`;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     counters.requests++;
@@ -118,12 +117,10 @@ export async function startSlowServer(options: SlowServerOptions = {}): Promise<
       if (settled) return;
       settle();
       counters.responded++;
-      res.writeHead(200, {
-        'Content-Type': 'text/plain',
-        'Content-Length': body.length,
-        Connection: 'keep-alive',
-        'Keep-Alive': keepAliveHeader,
-      });
+      // Node writes `Connection: keep-alive` and `Keep-Alive: timeout=120, max=100` itself from the
+      // server's settings, and `Connection: close` on a connection's last allowed request; setting them
+      // by hand would promise a connection the server is about to close (and answer 503 on).
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
       res.end(body);
     }, config.delayMs);
     timers.add(timer);
