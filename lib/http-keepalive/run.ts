@@ -135,14 +135,22 @@ export class HttpClientRun {
     const started = performance.now();
     const elapsed = (): number => performance.now() - started;
 
-    const sample = async (): Promise<SocketSample> => {
-      const t = Math.round(elapsed());
-      const { established } = await clientSocketCount(port);
-      const point: SocketSample = { t, sockets: established, open: client.stats().connectionsOpen };
-      if (config.serverOpen) point.serverOpen = config.serverOpen();
-      this.lastSockets = established;
-      series.push(point);
-      return point;
+    // One reading of /proc at a time: a large socket table is slow to read, and readings that overlap
+    // would pile up on a busy machine. A sample asked for while one runs shares it.
+    let reading: Promise<SocketSample> | undefined;
+    const sample = (): Promise<SocketSample> => {
+      reading ??= (async () => {
+        const t = Math.round(elapsed());
+        const point: SocketSample = { t, sockets: 0, open: client.stats().connectionsOpen };
+        if (config.serverOpen) point.serverOpen = config.serverOpen();
+        point.sockets = (await clientSocketCount(port)).established;
+        this.lastSockets = point.sockets;
+        series.push(point);
+        return point;
+      })().finally(() => {
+        reading = undefined;
+      });
+      return reading;
     };
 
     // Stops the schedule: the request limit, the duration, or the caller's signal.
@@ -198,6 +206,7 @@ export class HttpClientRun {
     while (inFlight.size > 0) await Promise.all([...inFlight]);
     clearInterval(sampler);
     config.signal?.removeEventListener('abort', onAbort);
+    await reading;
 
     const final = await sample();
     const durationMs = Math.round(elapsed());

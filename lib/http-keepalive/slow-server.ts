@@ -7,9 +7,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { listenOn, makeHandle } from '../net/listen.ts';
-import { socketCensus, socketInodes } from '../net/socket-table.ts';
 import type { ServerHandle } from '../net/types.ts';
 import { formatHostPort } from '../net/units.ts';
+import { serverSocketCount } from './socket-count.ts';
 
 export interface SlowServerOptions {
   host?: string;
@@ -89,8 +89,7 @@ export function validateSlowServerOptions(options: SlowServerOptions): Config {
 
 /** ESTABLISHED sockets this process holds on `port` (the server's side of its connections). */
 export async function osEstablishedOnPort(port: number): Promise<number> {
-  const counts = await socketCensus({ localPort: port, inodes: await socketInodes('self') });
-  return counts.ESTABLISHED ?? 0;
+  return (await serverSocketCount(port)).established;
 }
 
 export async function startSlowServer(options: SlowServerOptions = {}): Promise<SlowServer> {

@@ -22,7 +22,7 @@ async function readResponse(client: Awaited<ReturnType<typeof connectClient>>, t
 }
 
 describe('slow server: answers', () => {
-  it('HTTP-KA-001 answers after its delay with the prior art\'s keep-alive headers and body', async () => {
+  it("HTTP-KA-001 answers after its delay with the prior art's keep-alive headers and body", async () => {
     const delayMs = scaled(200);
     await using server = await startSlowTarget({ delayMs });
     await using client = await connectClient(server.port, server.host);
@@ -68,7 +68,7 @@ describe('slow server: answers', () => {
 });
 
 describe('slow server: its census', () => {
-  it.skipIf(!!gauges)('HTTP-KA-004 counts its open sockets itself, and the count agrees with the OS\'s', async () => {
+  it.skipIf(!!gauges)("HTTP-KA-004 counts its open sockets itself, and the count agrees with the OS's", async () => {
     await using server = await startSlowTarget({ delayMs: scaled(100) });
     const clients = await Promise.all(Array.from({ length: 7 }, () => connectClient(server.port, server.host)));
     try {

@@ -37,9 +37,9 @@ describe('the stale keep-alive race', () => {
     expect(server.stats()).toMatchObject({ connections: 2, responses: 2, resets: 1 });
     // The reset socket is gone; only the fresh one is open, and after close none is.
     expect(client.stats()).toMatchObject({ requests: 2, completed: 2, failed: 0, retries: 1, idleFlushes: 1, connectionsOpened: 2, connectionsOpen: 1 });
-    expect(await osSockets(server.port)).toBe(1);
+    await waitForValue(() => osSockets(server.port), 1, { what: 'ESTABLISHED sockets of this process to the server' });
     await client.close();
-    expect(await osSockets(server.port)).toBe(0);
+    await waitForValue(() => osSockets(server.port), 0, { what: 'ESTABLISHED sockets of this process to the server' });
   });
 
   it('HTTP-KA-022 the fixed client does not retry a reset on a fresh socket: that failure is real', async () => {
