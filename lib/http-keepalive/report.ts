@@ -19,7 +19,7 @@ export function renderHttpClientResult(result: HttpClientResult): string {
   const pairs: Array<[string, string | number]> = [
     ['client', result.leak ? `${result.mode} (leak: ${result.leak})` : result.mode],
     ['target', result.target],
-    ['requests', `${requests.completed}/${requests.started} completed (${requests.extra} extra), ${requests.failed} failed, ${requests.retried} retried`],
+    ['requests', `${requests.completed}/${requests.started} completed (${requests.extra} extra), ${requests.failed} failed, ${requests.cancelled} cancelled, ${requests.retried} retried`],
     ['latency', `p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`],
     ['sockets', `peak ${sockets.peak}, at the end ${sockets.final}, opened ${sockets.opened} (${sockets.perCompletedRequest} per completed request), after close ${sockets.afterClose}`],
     ['over time', `${sparkline(result.series)} (peak ${sockets.peak})`],

@@ -166,16 +166,20 @@ export async function startSlowServer(options: SlowServerOptions = {}): Promise<
     inFlight: counters.inFlight,
     abortedByClient: counters.abortedByClient,
   });
-  const census = async (): Promise<SlowServerCensus> => ({
-    open: sockets.size,
-    osEstablished: await osEstablishedOnPort(address.port),
-    inFlight: counters.inFlight,
-  });
+  const census = async (): Promise<SlowServerCensus> => {
+    // Own counts first, then the OS's: reading a large socket table takes a while.
+    const own = { open: sockets.size, inFlight: counters.inFlight };
+    const osEstablished = await osEstablishedOnPort(address.port);
+    return { open: own.open, osEstablished, inFlight: own.inFlight };
+  };
 
   let censusTimer: NodeJS.Timeout | undefined;
   if (config.censusIntervalMs > 0 && log) {
+    let counting = false;
     censusTimer = setInterval(() => {
-      void census().then((c) =>
+      if (counting) return; // the previous reading of a large table is still running
+      counting = true;
+      void census().finally(() => (counting = false)).then((c) =>
         log(`[SERVER] Active TCP Connections: ${c.open} (own count) | ESTABLISHED by the OS: ${c.osEstablished} | in flight: ${c.inFlight}`),
       );
     }, config.censusIntervalMs);

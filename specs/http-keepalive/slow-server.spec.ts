@@ -69,7 +69,8 @@ describe('slow server: answers', () => {
 
 describe('slow server: its census', () => {
   it.skipIf(!!gauges)("HTTP-KA-004 counts its open sockets itself, and the count agrees with the OS's", async () => {
-    await using server = await startSlowTarget({ delayMs: scaled(100) });
+    // A delay longer than the spec: the four requests are still waiting when their clients leave.
+    await using server = await startSlowTarget({ delayMs: scaled(30_000) });
     const clients = await Promise.all(Array.from({ length: 7 }, () => connectClient(server.port, server.host)));
     try {
       await waitForValue(() => server.census!(), { open: 7, osEstablished: 7, inFlight: 0 }, { what: 'census with 7 connected' });
@@ -86,7 +87,8 @@ describe('slow server: its census', () => {
 
   it.skipIf(!!gauges)('HTTP-KA-005 notices a client that leaves mid-request, logs it, writes nothing, and its in-flight gauge returns to zero', async () => {
     const lines: string[] = [];
-    await using server = await startSlowTarget({ delayMs: scaled(300), log: (line) => lines.push(line) });
+    const delayMs = scaled(600);
+    await using server = await startSlowTarget({ delayMs, log: (line) => lines.push(line) });
     const client = await connectClient(server.port, server.host);
     await client.write(GET);
     await waitUntil(() => server.stats!().inFlight, (n) => n === 1, { what: 'in-flight gauge', expected: '1' });
@@ -96,7 +98,7 @@ describe('slow server: its census', () => {
     expect(lines.filter((l) => l.includes('client closed connection before response. Aborting write.'))).toHaveLength(1);
     // Time is the subject here: once the delay has passed, still nothing was answered.
     await waitForValue(() => server.stats!().open, 0, { what: 'server open count' });
-    await new Promise((resolve) => setTimeout(resolve, scaled(300) + 50));
+    await new Promise((resolve) => setTimeout(resolve, delayMs + 50));
     expect(server.stats!()).toMatchObject({ responded: 0, inFlight: 0, abortedByClient: 1 });
   });
 });
