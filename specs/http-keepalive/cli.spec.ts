@@ -51,14 +51,13 @@ describe('slow-server and http-client commands', () => {
   it('HTTP-KA-042 rejects bad flags with one line naming the flag and exit status 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['http-client', '--mode', 'sloppy'], /--mode.*faulty, fixed/],
-      [['http-client', '--mode', 'fixed', '--extra-probability', '2'], /--extra-probability/],
       [['http-client', '--mode', 'fixed', '--leak', 'unconsumed-body'], /--leak applies to --mode faulty only/],
       [['slow-server', '--delay', 'soon'], /--delay/],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args);
       expect(result.exitCode, args.join(' ')).toBe(2);
-      expect(result.stderr.split('\n')[0]).toMatch(message);
+      expect(result.stderr.split('\n')[0], args.join(' ')).toMatch(message);
     }
   }, PROCESSES);
 });
