@@ -9,6 +9,7 @@ import { libOnlyReason } from '../_harness/targets.ts';
 import { waitForValue, waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
 import { SLOW_BODY } from '../../lib/http-keepalive/slow-server.ts';
+import { createForgetfulSlowServer } from '../../fixtures/http-servers.ts';
 
 const GET = 'GET / HTTP/1.1\r\nHost: lab\r\n\r\n';
 const gauges = libOnlyReason('http', 'reads the server\'s own socket gauges');
@@ -89,11 +90,7 @@ describe('slow server: its census', () => {
     const lines: string[] = [];
     const delayMs = scaled(600);
     await using server = await startSlowTarget({ delayMs, log: (line) => lines.push(line) });
-    const client = await connectClient(server.port, server.host);
-    await client.write(GET);
-    await waitUntil(() => server.stats!().inFlight, (n) => n === 1, { what: 'in-flight gauge', expected: '1' });
-    client.destroy();
-    await waitForValue(() => server.stats!().inFlight, 0, { what: 'in-flight gauge after the client left' });
+    await leaveMidRequest(server.port, server.host, server.stats!);
     expect(server.stats!()).toMatchObject({ requests: 1, abortedByClient: 1, responded: 0 });
     expect(lines.filter((l) => l.includes('client closed connection before response. Aborting write.'))).toHaveLength(1);
     // Time is the subject here: once the delay has passed, still nothing was answered.
@@ -101,4 +98,19 @@ describe('slow server: its census', () => {
     await new Promise((resolve) => setTimeout(resolve, delayMs + 50));
     expect(server.stats!()).toMatchObject({ responded: 0, inFlight: 0, abortedByClient: 1 });
   });
+
+  it("HTTP-KA-006 catches the prior art's defect: a server that never uncounts an aborted request", async () => {
+    await using server = await createForgetfulSlowServer({ delayMs: scaled(300) });
+    await expect(leaveMidRequest(server.port, server.host, server.stats, scaled(1000))).rejects.toThrow(/in-flight gauge after the client left/);
+    expect(server.stats()).toMatchObject({ requests: 1, responded: 0, inFlight: 1 });
+  });
 });
+
+/** A client sends a request, waits until the server counts it in flight, then leaves; the gauge must return to 0. */
+async function leaveMidRequest(port: number, host: string, stats: () => { inFlight: number }, timeout?: number): Promise<void> {
+  const client = await connectClient(port, host);
+  await client.write(GET);
+  await waitUntil(() => stats().inFlight, (n) => n === 1, { what: 'in-flight gauge', expected: '1' });
+  client.destroy();
+  await waitForValue(() => stats().inFlight, 0, { what: 'in-flight gauge after the client left', timeout });
+}
