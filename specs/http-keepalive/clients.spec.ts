@@ -92,7 +92,7 @@ describe('closing: nothing outlives a closed client', () => {
     }
   });
 
-  it('HTTP-KA-031 a run on the prior art\'s schedule returns a socket series that climbs for faulty and stays flat for fixed', async () => {
+  it("HTTP-KA-031 a run on the prior art's schedule returns a socket series that climbs for faulty and stays flat for fixed", async () => {
     await using server = await startSlowTarget({ delayMs: scaled(20) });
     const schedule = { url: server.url, intervalMs: scaled(40), extraProbability: 0, requests: K, sampleIntervalMs: scaled(50) };
     const faulty = await runHttpClient({ mode: 'faulty', ...schedule });
