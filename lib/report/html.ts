@@ -4,6 +4,8 @@
 import { barChart, escapeXml, lineChart, type Series } from './svg.ts';
 import { NINES_TICKS, latencyBuckets, percentileCurve, type LatencySummary } from './latency.ts';
 import type { LoadResult } from '../load/load-client.ts';
+import type { HttpBurstResult } from '../load/http-burst.ts';
+import type { HttpClientResult } from '../http-keepalive/run.ts';
 
 /** The document `connlab demo` writes to report/results.json; every section is optional. */
 export interface LabResults {
@@ -11,6 +13,8 @@ export interface LabResults {
   generatedAt: string;
   durationMs?: number;
   overload?: OverloadSection;
+  bounded?: BoundedSection;
+  keepalive?: KeepAliveSection;
   sections?: Record<string, unknown>;
   [key: string]: unknown;
 }
@@ -20,6 +24,19 @@ export interface OverloadSection {
   load: LoadResult;
   /** Connections each backend received, by name. */
   backends: Array<{ name: string; address: string; connections: number; acks?: number }>;
+}
+
+export interface BoundedSection {
+  description: string;
+  config: { workers: number; queue: number; workMs: number; deadlineMs: number };
+  burst: HttpBurstResult;
+  server: { peakActive: number; peakQueued: number; completed: number; rejected: number; timedOut: number; accepted: number };
+}
+
+export interface KeepAliveSection {
+  description: string;
+  faulty: HttpClientResult;
+  fixed: HttpClientResult;
 }
 
 export interface Figure {
@@ -115,10 +132,70 @@ function overloadSection(section: OverloadSection): string {
   );
 }
 
+function boundedSection(section: BoundedSection): string {
+  const { burst, server, config } = section;
+  const statusCodes = [...new Set([...Object.keys(burst.statuses), ...Object.keys(burst.silentStatuses)])].sort();
+  const figures = figureList([
+    { label: '200 OK', path: 'bounded.burst.statuses.200', value: burst.statuses['200'] ?? 0, unit: `of ${burst.requests}` },
+    { label: '503 (queue full)', path: 'bounded.burst.statuses.503', value: burst.statuses['503'] ?? 0 },
+    { label: 'peak active', path: 'bounded.server.peakActive', value: server.peakActive, unit: `limit ${config.workers}` },
+    { label: 'peak queued', path: 'bounded.server.peakQueued', value: server.peakQueued, unit: `limit ${config.queue}` },
+    { label: 'rejected', path: 'bounded.server.rejected', value: server.rejected },
+    { label: 'timed out', path: 'bounded.server.timedOut', value: server.timedOut },
+  ]);
+  const outcomes = barChart({
+    id: 'bounded-outcomes',
+    title: 'Responses to the burst, by status',
+    xLabel: 'HTTP status',
+    yLabel: 'responses',
+    seriesNames: ['burst requests', 'silent clients'],
+    groups: statusCodes.map((code) => ({ label: code, values: [burst.statuses[code] ?? 0, burst.silentStatuses[code] ?? 0] })),
+  });
+  return (
+    `<section id="bounded"><h2>Bounded server under a burst</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<div class="charts">${outcomes}</div>` +
+    latencyTable([{ name: 'request', latency: burst.latency }], 'bounded.burst.latency') +
+    latencyCharts('bounded', 'Burst', [{ name: 'request', latency: burst.latency }]) +
+    '</section>'
+  );
+}
+
+function keepAliveSection(section: KeepAliveSection): string {
+  const { faulty, fixed } = section;
+  const figures = figureList([
+    { label: 'faulty: peak sockets', path: 'keepalive.faulty.sockets.peak', value: faulty.sockets.peak },
+    { label: 'fixed: peak sockets', path: 'keepalive.fixed.sockets.peak', value: fixed.sockets.peak },
+    { label: 'faulty: requests done', path: 'keepalive.faulty.requests.completed', value: faulty.requests.completed, unit: `of ${faulty.requests.started}` },
+    { label: 'fixed: requests done', path: 'keepalive.fixed.requests.completed', value: fixed.requests.completed, unit: `of ${fixed.requests.started}` },
+    { label: 'faulty: sockets per request', path: 'keepalive.faulty.sockets.perCompletedRequest', value: faulty.sockets.perCompletedRequest },
+    { label: 'fixed: sockets per request', path: 'keepalive.fixed.sockets.perCompletedRequest', value: fixed.sockets.perCompletedRequest },
+  ]);
+  const toSeconds = (series: HttpClientResult['series']): Array<[number, number]> => series.map((s) => [s.t / 1000, s.sockets]);
+  const sockets = lineChart({
+    id: 'keepalive-sockets',
+    title: 'Open sockets to the server over time (the OS\'s count)',
+    x: { label: 'time since start (s)' },
+    y: { label: 'ESTABLISHED sockets' },
+    series: [
+      { name: 'faulty client', points: toSeconds(faulty.series), step: true },
+      { name: 'fixed client', points: toSeconds(fixed.series), step: true },
+    ],
+  });
+  return (
+    `<section id="keepalive"><h2>HTTP keep-alive: faulty against fixed</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<div class="charts">${sockets}</div>` +
+    latencyTable([{ name: 'faulty', latency: faulty.latency }, { name: 'fixed', latency: fixed.latency }], 'keepalive.faulty.latency') +
+    latencyCharts('keepalive', 'Requests', [{ name: 'faulty', latency: faulty.latency }, { name: 'fixed', latency: fixed.latency }]) +
+    '</section>'
+  );
+}
+
 /** Renderers for further sections, keyed by their name in LabResults. */
 export type SectionRenderer = (value: never) => string;
 const SECTION_RENDERERS: Record<string, (value: unknown) => string> = {
   overload: (value) => overloadSection(value as OverloadSection),
+  bounded: (value) => boundedSection(value as BoundedSection),
+  keepalive: (value) => keepAliveSection(value as KeepAliveSection),
 };
 
 /** Lets another part add how its section is drawn. */
