@@ -76,7 +76,7 @@ export interface TimeWaitCount {
 /** TIME_WAIT sockets on this machine whose remote (client side) or local (server side) port is `port`. */
 export async function countTimeWait(port: number): Promise<TimeWaitCount> {
   const counts = { client: 0, server: 0 };
-  for (const entry of await readSocketTable()) {
+  for (const entry of await readSocketTable({ port })) {
     if (entry.state !== 'TIME_WAIT') continue;
     if (entry.remotePort === port) counts.client++;
     else if (entry.localPort === port) counts.server++;
@@ -93,7 +93,7 @@ const CLOSING_STATES = new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK']
 export async function waitForClosesToSettle(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let pause = 5; Date.now() < deadline; pause = Math.min(100, pause * 2)) {
-    const table = await readSocketTable();
+    const table = await readSocketTable({ port });
     if (!table.some((entry) => entry.remotePort === port && CLOSING_STATES.has(entry.state))) return;
     await new Promise((resolve) => setTimeout(resolve, pause));
   }

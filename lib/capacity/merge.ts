@@ -116,6 +116,7 @@ export function mergeLoadResults(results: LoadResult[]): LoadResult & { shards: 
     durationMs,
     acksPerSecond: durationMs > 0 ? Math.round((messages.acked * 1000) / durationMs) : 0,
     shards: results.reduce((n, r) => n + ((r as { shards?: number }).shards ?? 1), 0),
+    stopped: results.some((r) => r.stopped),
     ok: results.every((r) => r.ok),
   };
 }
