@@ -19,6 +19,14 @@ export { startPrimeServer, isPrime, type PrimeServer, type PrimeServerOptions, t
 export { Journal, readJournal, parseJournal, type JournalRecord, type JournalReading } from './tcp/journal.ts';
 export { askPrime, runPrimeLoad, type PrimeLoadOptions, type PrimeLoadResult } from './tcp/prime-client.ts';
 
+export { runCapacity, createTester, workersFor, WorkerPoolRun, type Tester } from './capacity/workers.ts';
+export { CapacityRun } from './capacity/capacity-run.ts';
+export { parseSourceRange, type CapacityOptions, type CapacityEvent } from './capacity/options.ts';
+export type { CapacityResult, CapacityProgress, SeriesPoint } from './capacity/result.ts';
+export { mergeCapacityResults, mergeLoadResults, mergeSeries } from './capacity/merge.ts';
+export { renderCapacityResult, renderCapacityProgress } from './capacity/report.ts';
+export { readOsLimits, limitsHit, countTimeWait, type OsLimits, type LimitHit } from './capacity/limits.ts';
+
 export { startSlowServer, type SlowServer, type SlowServerOptions, type SlowServerStats } from './http-keepalive/slow-server.ts';
 export { createKeepAliveClient, type KeepAliveClient, type KeepAliveClientOptions, type ClientMode, type Leak } from './http-keepalive/clients.ts';
 export { runHttpClient, HttpClientRun, type HttpClientRunOptions, type HttpClientResult, type SocketSample } from './http-keepalive/run.ts';
