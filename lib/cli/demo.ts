@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { LabResults } from '../report/html.ts';
-import { boundedScenario, keepAliveScenario, overloadScenario, type DemoScale } from '../demo/scenarios.ts';
+import { boundedScenario, capacityScenario, keepAliveScenario, overloadScenario, type DemoScale } from '../demo/scenarios.ts';
 import { writeReport } from './report.ts';
 import { EXIT_FAILED, EXIT_OK, logLine } from './run.ts';
 import { integer } from './options.ts';
@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const started = Date.now();
       const results: LabResults = { tool: 'connlab', generatedAt: new Date().toISOString() };
       const scale: DemoScale = { quick: Boolean(options.quick), clients: options.quick ? Math.min(options.clients, 20) : options.clients };
-      const scenarios = [overloadScenario(scale), boundedScenario(scale), keepAliveScenario(scale)];
+      const scenarios = [overloadScenario(scale), boundedScenario(scale), keepAliveScenario(scale), capacityScenario(scale)];
       let ok = true;
       for (const [i, scenario] of scenarios.entries()) {
         logLine(`[demo ${i + 1}/${scenarios.length}] ${scenario.name}...`);

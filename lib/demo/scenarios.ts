@@ -8,8 +8,10 @@ import { runHttpBurst } from '../load/http-burst.ts';
 import { startSlowServer } from '../http-keepalive/slow-server.ts';
 import { runHttpClient } from '../http-keepalive/run.ts';
 import { renderHttpClientResult } from '../http-keepalive/report.ts';
+import { runCapacity } from '../capacity/workers.ts';
+import { renderCapacityResult } from '../capacity/report.ts';
 import { renderPairs } from '../report/table.ts';
-import type { BoundedSection, KeepAliveSection, LabResults, OverloadSection } from '../report/html.ts';
+import type { BoundedSection, CapacitySection, KeepAliveSection, LabResults, OverloadSection } from '../report/html.ts';
 
 export interface ScenarioOutcome {
   /** Text for the terminal. */
@@ -115,6 +117,42 @@ export function keepAliveScenario(scale: DemoScale): Scenario {
       return {
         summary: `== keep-alive: ${section.description}\n-- faulty\n${renderHttpClientResult(faulty)}\n-- fixed\n${renderHttpClientResult(fixed)}`,
         ok,
+      };
+    },
+  };
+}
+
+export function capacityScenario(scale: DemoScale): Scenario {
+  const ceiling = scale.quick ? 60 : 200;
+  const attempt = ceiling * 2;
+  return {
+    name: 'the capacity tester ramping against a server with a known ceiling',
+    async run(results) {
+      // The ack server's connection limit is the ceiling: past it, it answers with an error and closes.
+      await using server = await startAckServer({ port: 0, maxConnections: ceiling });
+      const capacity = await runCapacity({
+        host: server.host,
+        port: server.port,
+        connections: attempt,
+        ramp: true,
+        rampStep: scale.quick ? 10 : 20,
+        delayMs: scale.quick ? 20 : 50,
+        rampSettleMs: 200,
+        holdMs: 0,
+        close: 'reset',
+      });
+      const section: CapacitySection = {
+        description:
+          `connlab capacity --ramp adds connections in steps against an ack server that holds at most ${ceiling} ` +
+          `(it answers the next one with an error and closes it), trying up to ${attempt}.`,
+        knownCeiling: ceiling,
+        capacity,
+      };
+      results.capacity = section;
+      const found = capacity.ramp?.ceiling;
+      return {
+        summary: `== capacity: ${section.description}\n${renderCapacityResult(capacity)}`,
+        ok: found === ceiling,
       };
     },
   };

@@ -6,6 +6,7 @@ import { NINES_TICKS, latencyBuckets, percentileCurve, type LatencySummary } fro
 import type { LoadResult } from '../load/load-client.ts';
 import type { HttpBurstResult } from '../load/http-burst.ts';
 import type { HttpClientResult } from '../http-keepalive/run.ts';
+import type { CapacityResult } from '../capacity/result.ts';
 
 /** The document `connlab demo` writes to report/results.json; every section is optional. */
 export interface LabResults {
@@ -15,6 +16,7 @@ export interface LabResults {
   overload?: OverloadSection;
   bounded?: BoundedSection;
   keepalive?: KeepAliveSection;
+  capacity?: CapacitySection;
   sections?: Record<string, unknown>;
   [key: string]: unknown;
 }
@@ -37,6 +39,13 @@ export interface KeepAliveSection {
   description: string;
   faulty: HttpClientResult;
   fixed: HttpClientResult;
+}
+
+export interface CapacitySection {
+  description: string;
+  /** The ceiling the target was configured with, to compare against what the ramp found. */
+  knownCeiling: number;
+  capacity: CapacityResult;
 }
 
 export interface Figure {
@@ -190,12 +199,43 @@ function keepAliveSection(section: KeepAliveSection): string {
   );
 }
 
+function capacitySection(section: CapacitySection): string {
+  const { capacity } = section;
+  const figures = figureList([
+    { label: 'ceiling found', path: 'capacity.capacity.ramp.ceiling', value: capacity.ramp?.ceiling ?? 'none', unit: `configured ${section.knownCeiling}` },
+    { label: 'most open at once', path: 'capacity.capacity.connections.maxConcurrent', value: capacity.connections.maxConcurrent },
+    { label: 'established', path: 'capacity.capacity.connections.established', value: capacity.connections.established },
+    { label: 'closed by server', path: 'capacity.capacity.connections.closedByServer', value: capacity.connections.closedByServer },
+    { label: 'connect p99', path: 'capacity.capacity.connectLatency.p99', value: capacity.connectLatency.p99, unit: 'ms' },
+  ]);
+  const ramp = lineChart({
+    id: 'capacity-ramp',
+    title: 'Capacity ramp: connections open over time',
+    x: { label: 'time since start (s)' },
+    y: { label: 'open connections' },
+    series: [{ name: 'open connections', points: capacity.series.map((p) => [p.t / 1000, p.open]), step: true }],
+    guides: [
+      { y: section.knownCeiling, label: `configured ceiling ${section.knownCeiling}` },
+      ...(capacity.ramp ? [{ y: capacity.ramp.ceiling, label: `found ${capacity.ramp.ceiling}` }] : []),
+    ],
+  });
+  return (
+    `<section id="capacity"><h2>Capacity: finding a server's ceiling</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    (capacity.ramp ? `<p>The ramp stopped because: ${escapeXml(capacity.ramp.reason)}.</p>` : '') +
+    `<div class="charts">${ramp}</div>` +
+    latencyTable([{ name: 'connect', latency: capacity.connectLatency }], 'capacity.capacity.connectLatency') +
+    latencyCharts('capacity', 'Connect', [{ name: 'connect', latency: capacity.connectLatency }]) +
+    '</section>'
+  );
+}
+
 /** Renderers for further sections, keyed by their name in LabResults. */
 export type SectionRenderer = (value: never) => string;
 const SECTION_RENDERERS: Record<string, (value: unknown) => string> = {
   overload: (value) => overloadSection(value as OverloadSection),
   bounded: (value) => boundedSection(value as BoundedSection),
   keepalive: (value) => keepAliveSection(value as KeepAliveSection),
+  capacity: (value) => capacitySection(value as CapacitySection),
 };
 
 /** Lets another part add how its section is drawn. */
