@@ -4,11 +4,12 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_FAILED, EXIT_USAGE } from './run.ts';
 import { register as ackServer } from './ack-server.ts';
 import { register as load } from './load.ts';
+import { register as balancer } from './balancer.ts';
 import { register as specs } from './specs.ts';
 import { register as demo } from './demo.ts';
 
 /** Each command module adds its subcommand to the program. */
-const COMMANDS: Array<(program: Command) => void> = [ackServer, load, demo, specs];
+const COMMANDS: Array<(program: Command) => void> = [ackServer, balancer, load, demo, specs];
 
 export function buildProgram(): Command {
   const program = new Command('connlab')
