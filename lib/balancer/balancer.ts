@@ -194,8 +194,14 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
 
   // pauseOnConnect: nothing is read from a client until its backend is connected.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onClient);
+  let address: { host: string; port: number };
+  try {
+    address = await listenOn(server, config);
+  } catch (error) {
+    throw Object.assign(new Error(`cannot listen on ${formatHostPort(config.host, config.port)}: ${errorCode(error)}`, { cause: error }), { code: errorCode(error) });
+  }
+  // Accept failures (EMFILE, ENFILE) reach here: log them and keep listening.
   server.on('error', (error) => log?.(`[ERROR] accept: ${errorCode(error)}`));
-  const address = await listenOn(server, config);
   const stats = (): BalancerStats => ({
     listening: formatHostPort(address.host, address.port),
     strategy: config.strategy,
