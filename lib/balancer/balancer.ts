@@ -112,11 +112,11 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     client.resume();
   };
 
-  const connectNext = (client: Socket, peer: string, tried: Set<Backend>): void => {
+  const connectNext = (client: Socket, tried: Set<Backend>): void => {
     const backend = pool.pick(tried);
     if (!backend) {
       counters.noBackend++;
-      log?.(`[NO BACKEND] ${peer}: ${tried.size === 0 ? 'no backend configured' : `all ${tried.size} backends failed`}; closing the client`);
+      log?.(`[NO BACKEND] ${peer(client)}: ${tried.size === 0 ? 'no backend configured' : `all ${tried.size} backends failed`}; closing the client`);
       closeClient(client);
       return;
     }
@@ -138,9 +138,9 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       client.removeListener('close', clientGone);
       const code = errorCode(error);
       pool.connectFailed(backend, code);
-      log?.(`[FAILOVER] ${peer}: backend ${backend.name} ${code}, trying the next one`);
+      log?.(`[FAILOVER] ${peer(client)}: backend ${backend.name} ${code}, trying the next one`);
       if (client.destroyed) return;
-      connectNext(client, peer, tried);
+      connectNext(client, tried);
     };
     client.once('close', clientGone);
     upstream.once('error', fail);
@@ -150,10 +150,13 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       clearTimeout(timer);
       upstream.removeListener('error', fail);
       client.removeListener('close', clientGone);
-      if (config.logConnections) log?.(`[FORWARDING] Client ${peer} connected to ${backend.name}`);
+      if (config.logConnections) log?.(`[FORWARDING] Client ${peer(client)} connected to ${backend.name}`);
       splice(client, upstream, backend);
     });
   };
+
+  // The peer's address costs a system call (getpeername): only logs ask for it.
+  const peer = (client: Socket): string => formatHostPort(client.remoteAddress ?? '?', client.remotePort ?? 0);
 
   /** Ends a client we cannot serve: a FIN, then whatever it still sends is dropped. */
   const closeClient = (client: Socket): void => {
@@ -165,7 +168,6 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
   };
 
   const onClient = (client: Socket): void => {
-    const peer = formatHostPort(client.remoteAddress ?? '?', client.remotePort ?? 0);
     client.on('error', () => {});
     if (stopping) {
       client.destroy();
@@ -173,7 +175,7 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     }
     if (config.maxConnections > 0 && clients.size >= config.maxConnections) {
       counters.rejected++;
-      log?.(`[REJECT] ${peer}: ${clients.size} connections open, the most allowed is ${config.maxConnections}`);
+      log?.(`[REJECT] ${peer(client)}: ${clients.size} connections open, the most allowed is ${config.maxConnections}`);
       closeClient(client);
       return;
     }
@@ -185,11 +187,11 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       // traffic either way.
       client.setTimeout(config.idleTimeoutMs, () => {
         counters.idleTimeouts++;
-        log?.(`[TIMEOUT] ${peer}: idle for ${config.idleTimeoutMs}ms, closing`);
+        log?.(`[TIMEOUT] ${peer(client)}: idle for ${config.idleTimeoutMs}ms, closing`);
         client.destroy();
       });
     }
-    connectNext(client, peer, new Set());
+    connectNext(client, new Set());
   };
 
   // pauseOnConnect: nothing is read from a client until its backend is connected.

@@ -96,7 +96,7 @@ describe.skipIf(needsLib)('balancer: active health checks', () => {
     const down = await waitUntil(() => balancer.stats!().backends[1], (s) => s.state === 'down', { what: "b's state", expected: 'down' });
     expect(down).toMatchObject({ reason: expect.stringMatching(/^2 health checks failed/), failures: 0, total: 0 });
     expect(balancer.stats!().accepted).toBe(0);
-    await using b = await startBackend(1, 'b', { port });
+    await using _b = await startBackend(1, 'b', { port });
     const up = await waitUntil(() => balancer.stats!().backends[1], (s) => s.state === 'up', { what: "b's state", expected: 'up' });
     expect(up.checks.passed).toBe(2);
     expect(await reachNames(balancer, 4)).toEqual(['a', 'b', 'a', 'b']);
