@@ -38,6 +38,28 @@ export interface Balancer extends ServerHandle {
   stats(): BalancerStats;
 }
 
+const READ_SIZE = 64 * 1024;
+
+/**
+ * Reads from a backend into one buffer reused for every read, so the busy direction (responses)
+ * allocates nothing per chunk. The buffer is replaced only when a write to the client kept hold of it.
+ */
+class UpstreamReader {
+  private buffer = Buffer.allocUnsafe(READ_SIZE);
+  onRead: (chunk: Buffer) => void = () => {};
+  readonly onread = {
+    buffer: (): Buffer => this.buffer,
+    callback: (bytes: number, buffer: Uint8Array): boolean => {
+      this.onRead((buffer as Buffer).subarray(0, bytes));
+      return true; // pausing, when the client is slow, is done with pause()
+    },
+  };
+
+  renew(): void {
+    this.buffer = Buffer.allocUnsafe(READ_SIZE);
+  }
+}
+
 export async function startBalancer(options: BalancerOptions): Promise<Balancer> {
   const config = validateBalancerOptions(options);
   const log = config.log;
@@ -63,7 +85,7 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     from.on('end', () => to.end());
   };
 
-  const splice = (client: Socket, upstream: Socket, backend: Backend): void => {
+  const splice = (client: Socket, upstream: Socket, reader: UpstreamReader, backend: Backend): void => {
     backend.active++;
     pool.connected(backend);
     upstreams.add(upstream);
@@ -71,10 +93,23 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       counters.bytesFromClients += n;
       backend.bytesToBackend += n;
     });
-    forward(upstream, client, (n) => {
-      counters.bytesToClients += n;
-      backend.bytesFromBackend += n;
-    });
+    // Backend to client: the backend socket reads into `reader`'s reused buffer (see UpstreamReader).
+    reader.onRead = (chunk) => {
+      counters.bytesToClients += chunk.length;
+      backend.bytesFromBackend += chunk.length;
+      const flushed = client.write(chunk);
+      // The kernel took the bytes at once unless something stayed queued: then the queue holds this
+      // buffer, and the next read needs a new one.
+      if (client.writableLength > 0) {
+        reader.renew();
+        if (!flushed) {
+          if (client.writableLength > counters.peakBufferedBytes) counters.peakBufferedBytes = client.writableLength;
+          upstream.pause();
+        }
+      }
+    };
+    client.on('drain', () => upstream.resume());
+    upstream.on('end', () => client.end());
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -121,7 +156,8 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       return;
     }
     tried.add(backend);
-    const upstream = net.connect({ host: backend.address, port: backend.port, allowHalfOpen: true, noDelay: true });
+    const reader = new UpstreamReader();
+    const upstream = net.connect({ host: backend.address, port: backend.port, allowHalfOpen: true, noDelay: true, onread: reader.onread });
     let settled = false;
     const timer = setTimeout(() => fail(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), config.connectTimeoutMs);
     const clientGone = (): void => {
@@ -151,7 +187,7 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       upstream.removeListener('error', fail);
       client.removeListener('close', clientGone);
       if (config.logConnections) log?.(`[FORWARDING] Client ${peer(client)} connected to ${backend.name}`);
-      splice(client, upstream, backend);
+      splice(client, upstream, reader, backend);
     });
   };
 

@@ -120,6 +120,10 @@ export class BackendPool {
    * backend was tried.
    */
   pick(tried: ReadonlySet<Backend> | undefined): Backend | undefined {
+    // The common case, first try with every backend up, allocates nothing.
+    if (tried === undefined || tried.size === 0) {
+      if (this.strategy === 'round-robin' && this.backends.every((b) => b.state === 'up')) return smoothWeighted(this.backends);
+    }
     const now = Date.now();
     let candidates = this.backends.filter((b) => !tried?.has(b) && this.usable(b, now));
     if (candidates.length === 0) {
