@@ -38,25 +38,69 @@ export interface Balancer extends ServerHandle {
   stats(): BalancerStats;
 }
 
-const READ_SIZE = 64 * 1024;
+/** Reads start small (a slice of Node's shared pool, no allocation of their own) and grow for bulk. */
+const FIRST_READ_SIZE = 4095;
+const BULK_READ_SIZE = 64 * 1024;
 
 /**
  * Reads from a backend into one buffer reused for every read, so the busy direction (responses)
- * allocates nothing per chunk. The buffer is replaced only when a write to the client kept hold of it.
+ * allocates nothing per chunk. The buffer is replaced only when a write to the client kept hold of it,
+ * and grows from a small slice to 64 KiB once a read fills it, so short-lived connections stay cheap.
  */
 class UpstreamReader {
-  private buffer = Buffer.allocUnsafe(READ_SIZE);
+  private buffer = Buffer.allocUnsafe(FIRST_READ_SIZE);
+  private retained = false;
   onRead: (chunk: Buffer) => void = () => {};
   readonly onread = {
     buffer: (): Buffer => this.buffer,
     callback: (bytes: number, buffer: Uint8Array): boolean => {
+      const full = bytes === this.buffer.length;
       this.onRead((buffer as Buffer).subarray(0, bytes));
+      if (this.retained || (full && this.buffer.length < BULK_READ_SIZE)) {
+        this.buffer = Buffer.allocUnsafe(full ? BULK_READ_SIZE : this.buffer.length);
+        this.retained = false;
+      }
       return true; // pausing, when the client is slow, is done with pause()
     },
   };
 
+  /** The last chunk is still queued for the client: the next read needs another buffer. */
   renew(): void {
-    this.buffer = Buffer.allocUnsafe(READ_SIZE);
+    this.retained = true;
+  }
+}
+
+/** Most bytes read from a client while its backend connects; past it the client is paused. */
+const EARLY_LIMIT = 64 * 1024;
+
+/**
+ * What a client sends while its backend is still connecting. Reading it at once (rather than pausing
+ * the client until then) saves an event-loop turn per connection; keeping it here rather than in the
+ * backend socket lets a failed connect hand the same bytes to the next backend.
+ */
+class EarlyBytes {
+  chunks: Buffer[] = [];
+  bytes = 0;
+  ended = false;
+  private readonly onData: (chunk: Buffer) => void;
+  private readonly onEnd: () => void;
+
+  constructor(client: Socket) {
+    this.onData = (chunk) => {
+      this.chunks.push(chunk);
+      this.bytes += chunk.length;
+      if (this.bytes >= EARLY_LIMIT) client.pause();
+    };
+    this.onEnd = () => {
+      this.ended = true;
+    };
+    client.on('data', this.onData);
+    client.once('end', this.onEnd);
+  }
+
+  detach(client: Socket): void {
+    client.removeListener('data', this.onData);
+    client.removeListener('end', this.onEnd);
   }
 }
 
@@ -85,14 +129,26 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     from.on('end', () => to.end());
   };
 
-  const splice = (client: Socket, upstream: Socket, reader: UpstreamReader, backend: Backend): void => {
+  const splice = (client: Socket, early: EarlyBytes, upstream: Socket, reader: UpstreamReader, backend: Backend): void => {
     backend.active++;
     pool.connected(backend);
     upstreams.add(upstream);
-    forward(client, upstream, (n) => {
+    early.detach(client);
+    const countIn = (n: number): void => {
       counters.bytesFromClients += n;
       backend.bytesToBackend += n;
-    });
+    };
+    // What the client sent while the backend was connecting goes first, in one write.
+    if (early.chunks.length > 0) {
+      upstream.cork();
+      for (const chunk of early.chunks) {
+        countIn(chunk.length);
+        upstream.write(chunk);
+      }
+      upstream.uncork();
+      early.chunks = [];
+    }
+    forward(client, upstream, countIn);
     // Backend to client: the backend socket reads into `reader`'s reused buffer (see UpstreamReader).
     reader.onRead = (chunk) => {
       counters.bytesToClients += chunk.length;
@@ -131,7 +187,13 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     const onEnd = (): void => {
       if (++ends === 2) finish();
     };
-    client.prependOnceListener('end', onEnd);
+    if (early.ended) {
+      // The client half-closed before its backend answered: pass the FIN on now.
+      ends++;
+      upstream.end();
+    } else {
+      client.prependOnceListener('end', onEnd);
+    }
     upstream.prependOnceListener('end', onEnd);
     // A socket that closes before both FINs were seen was cut off (idle timeout, destroy): cut the
     // other one too. After both FINs, the other socket closes once its queued bytes are written.
@@ -147,11 +209,12 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     client.resume();
   };
 
-  const connectNext = (client: Socket, tried: Set<Backend>): void => {
+  const connectNext = (client: Socket, early: EarlyBytes, tried: Set<Backend>): void => {
     const backend = pool.pick(tried);
     if (!backend) {
       counters.noBackend++;
       log?.(`[NO BACKEND] ${peer(client)}: ${tried.size === 0 ? 'no backend configured' : `all ${tried.size} backends failed`}; closing the client`);
+      early.detach(client);
       closeClient(client);
       return;
     }
@@ -176,7 +239,7 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       pool.connectFailed(backend, code);
       log?.(`[FAILOVER] ${peer(client)}: backend ${backend.name} ${code}, trying the next one`);
       if (client.destroyed) return;
-      connectNext(client, tried);
+      connectNext(client, early, tried);
     };
     client.once('close', clientGone);
     upstream.once('error', fail);
@@ -187,7 +250,7 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       upstream.removeListener('error', fail);
       client.removeListener('close', clientGone);
       if (config.logConnections) log?.(`[FORWARDING] Client ${peer(client)} connected to ${backend.name}`);
-      splice(client, upstream, reader, backend);
+      splice(client, early, upstream, reader, backend);
     });
   };
 
@@ -227,11 +290,10 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
         client.destroy();
       });
     }
-    connectNext(client, new Set());
+    connectNext(client, new EarlyBytes(client), new Set());
   };
 
-  // pauseOnConnect: nothing is read from a client until its backend is connected.
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onClient);
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onClient);
   let address: { host: string; port: number };
   try {
     address = await listenOn(server, config);

@@ -33,6 +33,15 @@ describe('balancer: failover', () => {
     expect(balancer.stats?.().backends[0]).toMatchObject(external ? {} : { failures: 1, failureCodes: { ETIMEDOUT: 1 }, total: 0 });
   });
 
+  it('LB-FAIL-006 hands what a client sent, FIN included, while a silent backend was being tried to the next backend intact', async () => {
+    await using silent = await createBlackholeBackend({ port: external ? EXTERNAL_BACKEND_PORTS[0] : 0 });
+    await using b = await startBackend(1, 'b');
+    await using balancer = await startBalancerTarget([silent.port, b.port], { connectTimeoutMs: scaled(300) });
+    await using client = await connectClient(balancer.port, balancer.host);
+    client.end('sent before any backend answered\n');
+    expect((await client.readToEnd(scaled(5000))).toString()).toBe('b\nsent before any backend answered\n');
+  });
+
   it('LB-FAIL-003 closes the client cleanly, without data or a reset, when no backend can be reached', async () => {
     const lines: string[] = [];
     await using balancer = await startBalancerTarget([await deadBackendPort(0), await deadBackendPort(1)], { log: (line) => lines.push(line) });
