@@ -9,6 +9,9 @@ import { closedPort } from '../../fixtures/servers.ts';
 import { startNamedBackend, type NamedBackend, type NamedBackendOptions } from '../../fixtures/backends.ts';
 import { externalTarget } from './targets.ts';
 import { connectClient } from './wire.ts';
+import { waitUntil } from './wait.ts';
+import { scaled } from './time.ts';
+import { probe } from '../../lib/balancer/pool.ts';
 
 export const external = externalTarget('balancer');
 
@@ -43,6 +46,7 @@ export async function deadBackendPort(index: number): Promise<number> {
  */
 export async function startBalancerTarget(ports: number[], options: Partial<BalancerOptions> = {}): Promise<BalancerTarget> {
   if (external) {
+    await untilExternalSeesBackends(external, ports);
     const noop = async (): Promise<void> => {};
     return { host: external.host, port: external.port, close: noop, [Symbol.asyncDispose]: noop };
   }
@@ -55,6 +59,30 @@ export async function startBalancerTarget(ports: number[], options: Partial<Bala
     close: (graceMs) => balancer.close(graceMs),
     [Symbol.asyncDispose]: () => balancer.close(),
   };
+}
+
+/**
+ * An external balancer learns from its health checks that the backends a spec just started are up;
+ * until then it may refuse. Waits until a connection through it has reached every backend that
+ * accepts connections (each answers with its own name).
+ */
+async function untilExternalSeesBackends(target: { host: string; port: number }, ports: number[]): Promise<void> {
+  const live = (await Promise.all(ports.map((port) => probe('127.0.0.1', port, scaled(200))))).filter((code) => code === undefined).length;
+  if (live === 0) return;
+  const seen = new Set<string>();
+  await waitUntil(
+    async () => {
+      try {
+        await using client = await connectClient(target.port, target.host);
+        seen.add(await client.readLine(scaled(500)));
+      } catch {
+        // not routed yet
+      }
+      return seen.size;
+    },
+    (count) => count >= live,
+    { what: `backends reached through ${target.host}:${target.port}`, expected: `${live} distinct names`, timeout: scaled(10_000) },
+  );
 }
 
 /** Opens a connection, reads the backend's name line, closes: which backend did it reach? */

@@ -18,8 +18,8 @@ export interface Target {
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The backend's connection that carried the traffic (an external balancer's health checks add empty ones). */
-export function busiestSession(backend: NamedBackend): BackendSession {
-  const sessions = [...backend.sessions].sort((x, y) => y.received + y.sent - (x.received + x.sent));
+export function busiestSession(backend: NamedBackend, from = 0): BackendSession {
+  const sessions = backend.sessions.slice(from).sort((x, y) => y.received + y.sent - (x.received + x.sent));
   if (!sessions[0]) throw new Error(`backend ${backend.name} saw no connection`);
   return sessions[0];
 }
@@ -29,6 +29,7 @@ export function busiestSession(backend: NamedBackend): BackendSession {
  * answers only after that FIN, and the client must still read the whole answer.
  */
 export async function checkClientHalfClose(target: Target, backend: NamedBackend, size: number): Promise<void> {
+  const from = backend.sessions.length;
   await using client = await connectClient(target.port, target.host);
   expect(await client.readLine()).toBe(backend.name);
   const payload = Buffer.alloc(size, 0x5a);
@@ -36,7 +37,7 @@ export async function checkClientHalfClose(target: Target, backend: NamedBackend
   client.end();
   expect(await client.readLine()).toBe(`${backend.name} received ${size} bytes ${sha256(payload)}`);
   const reply = await client.readToEnd(scaled(10_000));
-  const session = busiestSession(backend);
+  const session = busiestSession(backend, from);
   await session.done;
   expect({ bytes: reply.length, sha256: sha256(reply) }).toEqual({ bytes: session.sent, sha256: session.sentHash.copy().digest('hex') });
 }
@@ -46,6 +47,7 @@ export async function checkClientHalfClose(target: Target, backend: NamedBackend
  * the end of the stream, then sends `size` bytes and ends, and the backend must receive all of them.
  */
 export async function checkBackendHalfClose(target: Target, backend: NamedBackend, size: number): Promise<void> {
+  const from = backend.sessions.length;
   await using client = await connectClient(target.port, target.host);
   expect((await client.readToEnd()).toString()).toBe(`${backend.name}\n`);
   const payload = Buffer.alloc(size, 0xa5);
@@ -53,7 +55,7 @@ export async function checkBackendHalfClose(target: Target, backend: NamedBacken
   client.end();
   // The backend closes once it has the client's FIN; then the balancer closes the client, cleanly.
   expect(await client.closed()).toMatchObject({ hadError: false });
-  const session = busiestSession(backend);
+  const session = busiestSession(backend, from);
   await session.done;
   expect({ received: session.received, sha256: session.receivedHash.copy().digest('hex'), clientEnded: session.clientEnded }).toEqual({
     received: size,
@@ -64,7 +66,9 @@ export async function checkBackendHalfClose(target: Target, backend: NamedBacken
 
 /** `size` random bytes each way at once (backend in push mode); both ends must hash the same. */
 export async function checkBothWays(target: Target, backend: NamedBackend, size: number): Promise<void> {
+  const from = backend.sessions.length;
   const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+  socket.on('error', () => {}); // failures surface through the reads below
   try {
     socket.setNoDelay(true);
     await once(socket, 'connect');
@@ -73,7 +77,7 @@ export async function checkBothWays(target: Target, backend: NamedBackend, size:
     await pushRandom(socket, size, sent);
     socket.end();
     const got = await withDeadline(received, scaled(20_000), `the client to read ${size} bytes and the end`);
-    const session = busiestSession(backend);
+    const session = busiestSession(backend, from);
     await withDeadline(session.done, scaled(5000), 'the backend connection to close');
     expect(got).toEqual({ bytes: size, sha256: session.sentHash.copy().digest('hex') });
     expect({ bytes: session.received, sha256: session.receivedHash.copy().digest('hex') }).toEqual({ bytes: size, sha256: sent.sentHash.digest('hex') });
@@ -148,12 +152,14 @@ export interface SlowReaderOptions {
 
 /** The backend (push mode) sends to a client that reads at `bytesPerSecond`. */
 export async function checkSlowClient(target: Target, backend: NamedBackend, options: SlowReaderOptions): Promise<SlowReadResult> {
+  const from = backend.sessions.length;
   const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+  socket.on('error', () => {}); // failures surface through the reads below
   try {
     await once(socket, 'connect');
     socket.end(); // nothing to send: the backend's push finishes on our FIN
     const result = await withDeadline(
-      readSlowly(socket, { ...options, skip: backend.name.length + 1, sentSoFar: () => (backend.sessions.length > 0 ? busiestSession(backend).sent : 0) }),
+      readSlowly(socket, { ...options, skip: backend.name.length + 1, sentSoFar: () => (backend.sessions.length > from ? busiestSession(backend, from).sent : 0) }),
       scaled(20_000),
       `the client to read ${options.size} bytes`,
     );
@@ -166,12 +172,14 @@ export async function checkSlowClient(target: Target, backend: NamedBackend, opt
 
 /** The client sends `size` bytes to a backend (paused mode) that reads at `bytesPerSecond`. */
 export async function checkSlowBackend(target: Target, backend: NamedBackend, options: SlowReaderOptions): Promise<SlowReadResult> {
+  const from = backend.sessions.length;
   const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+  socket.on('error', () => {}); // failures surface through the reads below
   try {
     await once(socket, 'connect');
     socket.on('data', () => {}); // the backend's name line
     const tally = { sent: 0 };
-    const session = await waitUntil(() => backend.sessions.find((s) => !s.closed && !s.socket.readableEnded), (s) => s !== undefined, {
+    const session = await waitUntil(() => backend.sessions.slice(from).find((s) => !s.closed && !s.socket.readableEnded), (s) => s !== undefined, {
       what: `a connection at backend ${backend.name}`,
       expected: 'one',
     });
