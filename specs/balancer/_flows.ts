@@ -15,6 +15,14 @@ export interface Target {
   port: number;
 }
 
+/** A raw connection to the target, for byte counts too large for the wire client's buffer. */
+async function openSocket(target: Target): Promise<Socket> {
+  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+  socket.on('error', () => {}); // failures surface through the reads and deadlines of each check
+  await once(socket, 'connect');
+  return socket;
+}
+
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The backend's connection that carried the traffic (an external balancer's health checks add empty ones). */
@@ -67,11 +75,9 @@ export async function checkBackendHalfClose(target: Target, backend: NamedBacken
 /** `size` random bytes each way at once (backend in push mode); both ends must hash the same. */
 export async function checkBothWays(target: Target, backend: NamedBackend, size: number): Promise<void> {
   const from = backend.sessions.length;
-  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
-  socket.on('error', () => {}); // failures surface through the reads below
+  const socket = await openSocket(target);
   try {
     socket.setNoDelay(true);
-    await once(socket, 'connect');
     const received = hashUntilEnd(socket, backend.name.length + 1);
     const sent = { sent: 0, sentHash: createHash('sha256') };
     await pushRandom(socket, size, sent);
@@ -153,10 +159,8 @@ export interface SlowReaderOptions {
 /** The backend (push mode) sends to a client that reads at `bytesPerSecond`. */
 export async function checkSlowClient(target: Target, backend: NamedBackend, options: SlowReaderOptions): Promise<SlowReadResult> {
   const from = backend.sessions.length;
-  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
-  socket.on('error', () => {}); // failures surface through the reads below
+  const socket = await openSocket(target);
   try {
-    await once(socket, 'connect');
     socket.end(); // nothing to send: the backend's push finishes on our FIN
     const result = await withDeadline(
       readSlowly(socket, { ...options, skip: backend.name.length + 1, sentSoFar: () => (backend.sessions.length > from ? busiestSession(backend, from).sent : 0) }),
@@ -173,10 +177,8 @@ export async function checkSlowClient(target: Target, backend: NamedBackend, opt
 /** The client sends `size` bytes to a backend (paused mode) that reads at `bytesPerSecond`. */
 export async function checkSlowBackend(target: Target, backend: NamedBackend, options: SlowReaderOptions): Promise<SlowReadResult> {
   const from = backend.sessions.length;
-  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
-  socket.on('error', () => {}); // failures surface through the reads below
+  const socket = await openSocket(target);
   try {
-    await once(socket, 'connect');
     socket.on('data', () => {}); // the backend's name line
     const tally = { sent: 0 };
     const session = await waitUntil(() => backend.sessions.slice(from).find((s) => !s.closed && !s.socket.readableEnded), (s) => s !== undefined, {
