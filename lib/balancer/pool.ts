@@ -109,7 +109,7 @@ export class BackendPool {
           addresses.sort((a, b) => a.family - b.family);
           backend.address = addresses[0].address;
         } catch (error) {
-          throw new Error(`backend ${backend.name}: cannot resolve ${backend.host} (${errorCode(error)})`, { cause: error });
+          throw new RangeError(`backend ${backend.name}: cannot resolve ${backend.host} (${errorCode(error)})`, { cause: error });
         }
       }),
     );

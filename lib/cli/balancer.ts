@@ -60,6 +60,9 @@ export function register(program: Command): void {
         statsPort: options.statsPort,
         log: logLine,
         logConnections: Boolean(options.verbose),
+      }).catch((error: Error) => {
+        // A backend that cannot be resolved or a list that names one twice is a usage error.
+        throw error instanceof RangeError ? Object.assign(error, { code: 'EUSAGE' }) : error;
       });
       const names = backends.map((b: { name: string; weight: number }) => (b.weight === 1 ? b.name : `${b.name} (weight ${b.weight})`)).join(', ');
       logLine(`[LOAD BALANCER] Listening on ${formatHostPort(balancer.host, balancer.port)}, ${options.strategy} over ${names}`);

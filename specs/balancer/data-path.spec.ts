@@ -28,7 +28,7 @@ describe('balancer: half-close', () => {
     await checkClientHalfClose(balancer, a, 256 * 1024);
   });
 
-  it('LB-HALF-002 delivers everything a client sends after the backend shut down its writes, then the client\'s FIN', async () => {
+  it('LB-HALF-002 delivers everything a client sends after the backend shut down its writes, and then the client FIN', async () => {
     await using a = await startBackend(0, 'a', { mode: 'end-first' });
     await using balancer = await startBalancerTarget([a.port]);
     await checkBackendHalfClose(balancer, a, 4 * MiB);
