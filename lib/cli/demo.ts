@@ -1,23 +1,41 @@
 // `connlab demo` (what `npm start` runs): the lab on loopback, on free ports, with nothing to configure.
-// For now: the overload topology of the ack server and the load client, with the result table.
+// Each scenario shows one phenomenon; the summary goes to stdout, progress to stderr, and the results
+// to report/results.json and report/index.html.
 import type { Command } from 'commander';
-import { startAckServer } from '../tcp/ack-server.ts';
-import { runLoad } from '../load/load-client.ts';
-import { renderLoadResult } from '../load/report.ts';
+import path from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { LabResults } from '../report/html.ts';
+import { boundedScenario, keepAliveScenario, overloadScenario, type DemoScale } from '../demo/scenarios.ts';
+import { writeReport } from './report.ts';
 import { EXIT_FAILED, EXIT_OK, logLine } from './run.ts';
+import { integer } from './options.ts';
 
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('run the lab on loopback with free ports and print what happened (this is `npm start`)')
-    .option('--clients <n>', 'clients in the load scenario', (v) => Number(v), 50)
+    .description('run the lab on loopback with free ports, print what happened and write the report (this is `npm start`)')
+    .option('--clients <n>', 'clients in the overload scenario', integer(1), 50)
+    .option('--out-dir <dir>', 'where results.json and index.html go', 'report')
+    .option('--quick', 'smaller, faster scenarios (for tests and a first look)')
     .action(async (options) => {
-      await using server = await startAckServer({ port: 0 });
-      logLine(`[demo] ack server listening on ${server.host}:${server.port}; ${options.clients} clients, 20 ms apart, one line each`);
-      const result = await runLoad({ host: server.host, port: server.port, clients: options.clients, staggerMs: 20 });
-      const stats = server.stats();
-      process.stdout.write(`\n== ack server under ${options.clients} staggered clients ==\n${renderLoadResult(result)}\n`);
-      process.stdout.write(`server's own count: ${stats.accepted} accepted, ${stats.messages} messages, ${stats.acks} acks, ${stats.open} open now\n`);
-      process.exitCode = result.ok ? EXIT_OK : EXIT_FAILED;
+      const started = Date.now();
+      const results: LabResults = { tool: 'connlab', generatedAt: new Date().toISOString() };
+      const scale: DemoScale = { quick: Boolean(options.quick), clients: options.quick ? Math.min(options.clients, 20) : options.clients };
+      const scenarios = [overloadScenario(scale), boundedScenario(scale), keepAliveScenario(scale)];
+      let ok = true;
+      for (const [i, scenario] of scenarios.entries()) {
+        logLine(`[demo ${i + 1}/${scenarios.length}] ${scenario.name}...`);
+        const outcome = await scenario.run(results);
+        if (!outcome.ok) logLine(`[demo] ${scenario.name}: did not show the expected behavior`);
+        ok &&= outcome.ok;
+        process.stdout.write(`\n${outcome.summary}\n`);
+      }
+      results.durationMs = Date.now() - started;
+      const dir = path.resolve(options.outDir);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+      await writeReport(results, path.join(dir, 'index.html'));
+      process.stdout.write(`\nresults: ${path.join(dir, 'results.json')}\nreport:  ${path.join(dir, 'index.html')} (open it in a browser)\n`);
+      process.exitCode = ok ? EXIT_OK : EXIT_FAILED;
     });
 }

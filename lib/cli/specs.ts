@@ -13,7 +13,8 @@ export interface SpecEntry {
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SPEC_CALL = /\b(?:it|test)(?:\.(?:skipIf|runIf)\([^)]*\)|\.\w+)?\(\s*(['"`])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{3}) (.+?)\1/g;
+// it('ID sentence', ...), it.skipIf(cond)("ID sentence", ...): the title may hold escaped quotes.
+const SPEC_CALL = /\b(?:it|test)(?:\.(?:skipIf|runIf)\([^)]*\)|\.\w+)?\(\s*(['"`])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{3}) ((?:\\.|(?!\1)[^\\])+)\1/g;
 
 async function specFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -34,7 +35,7 @@ export async function listSpecs(root = ROOT): Promise<SpecEntry[]> {
     const text = await readFile(file, 'utf8');
     const relative = path.relative(root, file);
     const family = path.relative(specsDir, file).split(path.sep)[0];
-    for (const match of text.matchAll(SPEC_CALL)) specs.push({ id: match[2], title: match[3], family, file: relative });
+    for (const match of text.matchAll(SPEC_CALL)) specs.push({ id: match[2], title: match[3].replace(/\\(.)/g, '$1'), family, file: relative });
   }
   return specs;
 }

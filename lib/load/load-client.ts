@@ -51,6 +51,8 @@ export interface LoadResult {
   durationMs: number;
   acksPerSecond: number;
   shard?: Shard;
+  /** True when the run was ended early, by stop(), its signal or --duration. */
+  stopped: boolean;
   /** True when every client connected and every message got its exact ack. */
   ok: boolean;
 }
@@ -100,10 +102,6 @@ function stripUndefined<T extends object>(object: T): Partial<T> {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
-export function renderMessage(template: string, client: number, message: number): string {
-  return template.replaceAll('{i}', String(client)).replaceAll('{n}', String(message));
-}
-
 interface Pending {
   expected: Buffer;
   /** When the send was meant to happen (open loop) or happened (closed loop). */
@@ -116,8 +114,10 @@ class Client {
   private readonly pending: Pending[] = [];
   private readonly splitter = new LineSplitter(1024 * 1024);
   private chunkBuffer = Buffer.alloc(0);
-  private replyTimer?: NodeJS.Timeout;
   private waiter?: () => void;
+  private toSend = 0;
+  private sentCount = 0;
+  private window = 1;
   connected = false;
   dead = false;
 
@@ -168,24 +168,50 @@ class Client {
     const socket = this.socket;
     if (!socket || this.dead) return;
     const { config } = this.run;
-    const text = renderMessage(config.message, this.index, n);
-    const payload = config.framing === 'line' ? `${text}\n` : text;
+    const text = this.run.render(this.index, n);
     this.pending.push({ expected: config.framing === 'line' ? Buffer.from(`ACK ${text}`) : PRIOR_ART_ACK, since });
     this.run.counts.sent++;
-    socket.write(payload);
-    if (!this.replyTimer) this.armReplyTimer();
+    socket.write(config.framing === 'line' ? `${text}\n` : text);
   }
 
-  /** Resolves when fewer than `window` acks are outstanding, or the connection died. */
-  waitForRoom(window: number): Promise<void> {
-    if (this.pending.length < window || this.dead) return Promise.resolve();
-    return new Promise((resolve) => {
+  /**
+   * Closed loop: sends `count` messages keeping up to `window` in flight, each next one as soon as an
+   * ack makes room. Resolves when all were answered, the connection died, or the run stopped.
+   */
+  sendAll(count: number, window: number): Promise<void> {
+    this.toSend = count;
+    this.window = window;
+    const done = new Promise<void>((resolve) => {
       this.waiter = resolve;
     });
+    this.pump();
+    return done;
   }
 
   get outstanding(): number {
     return this.pending.length;
+  }
+
+  /** Fails the connection if its oldest unanswered message is older than the reply timeout. */
+  checkReplyTimeout(now: number, timeoutMs: number): void {
+    const head = this.pending[0];
+    if (!head || this.dead || now - head.since < timeoutMs) return;
+    this.fail(Object.assign(new Error(`no reply within ${timeoutMs}ms`), { code: 'REPLY_TIMEOUT' }));
+    this.socket?.destroy();
+  }
+
+  /** Lets a waiting sendAll() return, e.g. when the run stops. */
+  release(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  private pump(): void {
+    while (!this.dead && !this.run.stopped && this.sentCount < this.toSend && this.pending.length < this.window) {
+      this.send(this.sentCount++);
+    }
+    if (this.dead || this.run.stopped || (this.sentCount >= this.toSend && this.pending.length === 0)) this.release();
   }
 
   async finish(holdMs: number): Promise<void> {
@@ -234,21 +260,7 @@ class Client {
         this.run.mismatchSamples.push(`client ${this.index}: expected ${JSON.stringify(head.expected.toString())}, got ${JSON.stringify(reply.toString())}`);
       }
     }
-    this.armReplyTimer();
-    this.wake();
-  }
-
-  private armReplyTimer(): void {
-    clearTimeout(this.replyTimer);
-    this.replyTimer = undefined;
-    const timeout = this.run.config.replyTimeoutMs;
-    const head = this.pending[0];
-    if (!head || timeout === 0) return;
-    const wait = Math.max(0, head.since + timeout - performance.now());
-    this.replyTimer = setTimeout(() => {
-      this.fail(Object.assign(new Error(`no reply within ${timeout}ms`), { code: 'REPLY_TIMEOUT' }));
-      this.socket?.destroy();
-    }, wait);
+    this.pump();
   }
 
   private fail(error: unknown): void {
@@ -258,18 +270,11 @@ class Client {
   }
 
   private onClose(): void {
-    clearTimeout(this.replyTimer);
     if (this.pending.length > 0 && !this.dead) {
       this.fail(Object.assign(new Error(`server closed the connection with ${this.pending.length} acks outstanding`), { code: 'ECLOSED' }));
     }
     this.dead = true;
-    this.wake();
-  }
-
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.();
+    this.release();
   }
 }
 
@@ -284,12 +289,22 @@ export class LoadRun {
   private readonly stopController = new AbortController();
   private readonly clients: Client[] = [];
   private startedAt = 0;
+  /** The message template split at its placeholders, so rendering is a join, not a search. */
+  private readonly template: Array<string | '{i}' | '{n}'>;
 
   constructor(options: LoadOptions = {}) {
     this.config = validateLoadOptions(options);
     // Every waiting client listens on the stop signal; thousands of them are expected.
     setMaxListeners(0, this.stopController.signal);
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    this.template = this.config.message.split(/(\{i\}|\{n\})/).filter((part) => part !== '');
+  }
+
+  /** The text of message `n` of client `client`. */
+  render(client: number, n: number): string {
+    let text = '';
+    for (const part of this.template) text += part === '{i}' ? client : part === '{n}' ? n : part;
+    return text;
   }
 
   progress(): LoadProgress {
@@ -300,6 +315,7 @@ export class LoadRun {
   /** Ends the run early; the result counts what did not finish as missing. */
   stop(): void {
     this.stopController.abort();
+    for (const client of this.clients) client.release();
   }
 
   get stopped(): boolean {
@@ -325,13 +341,23 @@ export class LoadRun {
     const { config } = this;
     const { start, size } = shareOf(config.clients, config.shard);
     this.startedAt = performance.now();
-    const deadline = config.durationMs > 0 ? setTimeout(() => this.stop(), config.durationMs) : undefined;
+    // Closed loop: the duration cuts the run short. Open loop: it is the sending window (see runOpenLoop).
+    const deadline = config.durationMs > 0 && config.rate === 0 ? setTimeout(() => this.stop(), config.durationMs) : undefined;
     for (let i = 0; i < size; i++) this.clients.push(new Client(start + i, this));
+    // One sweep for every client's reply deadline: cheaper than a timer per message.
+    const timeoutMs = config.replyTimeoutMs;
+    const sweep = timeoutMs > 0
+      ? setInterval(() => {
+          const now = performance.now();
+          for (const client of this.clients) client.checkReplyTimeout(now, timeoutMs);
+        }, Math.max(5, Math.min(100, timeoutMs / 10)))
+      : undefined;
     try {
       if (config.rate > 0) await this.runOpenLoop();
       else await Promise.all(this.clients.map((client) => this.runClosedLoop(client)));
     } finally {
       clearTimeout(deadline);
+      clearInterval(sweep);
       for (const client of this.clients) client.abort();
     }
     return this.result();
@@ -347,12 +373,7 @@ export class LoadRun {
     await this.sleep(client.index * config.staggerMs - (performance.now() - this.startedAt));
     this.counts.planned += config.messagesPerClient;
     if (this.stopped || !(await client.connect(this.localAddress(client.index)))) return;
-    for (let n = 0; n < config.messagesPerClient && !client.dead && !this.stopped; n++) {
-      await client.waitForRoom(config.pipeline);
-      if (client.dead || this.stopped) break;
-      client.send(n);
-    }
-    while (client.outstanding > 0 && !client.dead && !this.stopped) await client.waitForRoom(1);
+    await client.sendAll(config.messagesPerClient, config.pipeline);
     if (!this.stopped && !client.dead) await client.finish(config.holdMs);
   }
 
@@ -366,8 +387,8 @@ export class LoadRun {
         if (!this.stopped) await client.connect(this.localAddress(client.index));
       }),
     );
-    const total = config.durationMs > 0 ? Number.POSITIVE_INFINITY : clients.length * config.messagesPerClient;
     const intervalMs = 1000 / (config.rate / (config.shard?.count ?? 1));
+    const total = config.durationMs > 0 ? Math.floor(config.durationMs / intervalMs) : clients.length * config.messagesPerClient;
     const t0 = performance.now();
     const sentPerClient = new Array<number>(clients.length).fill(0);
     let k = 0;
@@ -406,6 +427,7 @@ export class LoadRun {
       durationMs: Math.round(durationMs),
       acksPerSecond: durationMs > 0 ? Math.round((counts.acked * 1000) / durationMs) : 0,
       ...(config.shard ? { shard: config.shard } : {}),
+      stopped: this.stopped,
       ok,
     };
   }

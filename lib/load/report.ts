@@ -9,7 +9,7 @@ export function renderLoadResult(result: LoadResult): string {
     ['clients', `${clients.connected}/${clients.attempted} connected, ${clients.failed} failed`],
     ['messages', `${messages.acked}/${messages.sent} acked, ${messages.mismatched} mismatched, ${messages.missing} missing, ${messages.extra} extra`],
     ['duration', `${result.durationMs} ms (${result.acksPerSecond} acks/s)`],
-    ['verdict', result.ok ? 'ok' : 'FAILED'],
+    ['verdict', `${result.ok ? 'ok' : 'FAILED'}${result.stopped ? ' (stopped early)' : ''}`],
   ]);
   const rows = (['connect', 'ack'] as const).map((name) => {
     const l = latency[name];

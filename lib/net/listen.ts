@@ -3,7 +3,6 @@
 // close() stops accepting, gives open connections a grace period, then destroys what is left,
 // so neither a spec nor a CLI run ever leaves a socket behind.
 import type { Server, Socket } from 'node:net';
-import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerHandle } from './types.ts';
 import { formatHostPort } from './units.ts';
@@ -37,15 +36,19 @@ export function trackConnections(server: Server): Set<Socket> {
 export async function listenOn(server: Server, options: ListenOptions = {}): Promise<{ host: string; port: number }> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  const failed = once(server, 'error').then(([error]) => {
-    const err = error as NodeJS.ErrnoException;
-    const wrapped = new Error(`cannot listen on ${formatHostPort(host, port)}: ${err.code ?? err.message}`, { cause: err });
-    Object.assign(wrapped, { code: err.code });
-    throw wrapped;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      server.removeListener('listening', onListening);
+      reject(Object.assign(new Error(`cannot listen on ${formatHostPort(host, port)}: ${error.code ?? error.message}`, { cause: error }), { code: error.code }));
+    };
+    const onListening = (): void => {
+      server.removeListener('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, backlog: options.backlog ?? 511 });
   });
-  server.listen({ host, port, backlog: options.backlog ?? 511 });
-  await Promise.race([once(server, 'listening'), failed]);
-  failed.catch(() => {}); // the race is decided; a later error belongs to the server's own handlers
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('server is not listening on TCP');
   return { host: address.address, port: address.port };

@@ -51,39 +51,73 @@ function compressIPv6(groups: string[]): string {
   return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
 }
 
-function parseTable(text: string, v6: boolean): SocketEntry[] {
+function parseLine(line: string, v6: boolean): SocketEntry | undefined {
+  // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < 10 || !fields[0].endsWith(':')) return undefined;
+  const [localHex, localPortHex] = fields[1].split(':');
+  const [remoteHex, remotePortHex] = fields[2].split(':');
+  const parse = v6 ? parseIPv6 : parseIPv4;
+  return {
+    localAddress: parse(localHex),
+    localPort: Number.parseInt(localPortHex, 16),
+    remoteAddress: parse(remoteHex),
+    remotePort: Number.parseInt(remotePortHex, 16),
+    state: TCP_STATES[fields[3] as keyof typeof TCP_STATES] ?? 'CLOSE',
+    inode: Number(fields[9]),
+  };
+}
+
+/**
+ * Parses a table's lines; with `port`, only lines that mention it (a busy host's table runs to
+ * megabytes, and most of it is other ports).
+ */
+function parseTable(text: string, v6: boolean, port?: number): SocketEntry[] {
   const entries: SocketEntry[] = [];
-  const lines = text.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const fields = lines[i].trim().split(/\s+/);
-    if (fields.length < 10) continue;
-    const [localHex, localPortHex] = fields[1].split(':');
-    const [remoteHex, remotePortHex] = fields[2].split(':');
-    const parse = v6 ? parseIPv6 : parseIPv4;
-    entries.push({
-      localAddress: parse(localHex),
-      localPort: Number.parseInt(localPortHex, 16),
-      remoteAddress: parse(remoteHex),
-      remotePort: Number.parseInt(remotePortHex, 16),
-      state: TCP_STATES[fields[3] as keyof typeof TCP_STATES] ?? 'CLOSE',
-      inode: Number(fields[9]),
-    });
+  if (port === undefined) {
+    for (const line of text.split('\n')) {
+      const entry = parseLine(line, v6);
+      if (entry) entries.push(entry);
+    }
+    return entries;
+  }
+  const needle = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  let from = 0;
+  for (let hit = text.indexOf(needle); hit !== -1; hit = text.indexOf(needle, from)) {
+    const start = text.lastIndexOf('\n', hit) + 1;
+    const end = text.indexOf('\n', hit);
+    from = end === -1 ? text.length : end;
+    const entry = parseLine(text.slice(start, from), v6);
+    if (entry) entries.push(entry);
   }
   return entries;
 }
 
 async function readOptional(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path, 'latin1');
   } catch {
     return '';
   }
 }
 
-/** Every TCP socket of this network namespace, IPv4 and IPv6. */
-export async function readSocketTable(): Promise<SocketEntry[]> {
+/**
+ * Every TCP socket of this network namespace, IPv4 and IPv6 (only those on `port`, local or remote,
+ * when given). The kernel does not hand the table out atomically: while it changes, a socket can be
+ * listed twice or missed. Duplicates are dropped here; callers that need an exact count poll until
+ * it settles.
+ */
+export async function readSocketTable(options: { port?: number } = {}): Promise<SocketEntry[]> {
   const [v4, v6] = await Promise.all([readOptional('/proc/net/tcp'), readOptional('/proc/net/tcp6')]);
-  return [...parseTable(v4, false), ...parseTable(v6, true)];
+  const seen = new Set<string>();
+  const unique: SocketEntry[] = [];
+  for (const entry of [...parseTable(v4, false, options.port), ...parseTable(v6, true, options.port)]) {
+    const key = `${entry.localAddress}|${entry.localPort}|${entry.remoteAddress}|${entry.remotePort}|${entry.inode}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    unique.push(entry);
+  }
+  return unique;
 }
 
 /** Socket inodes owned by a process (this one by default), from its /proc/PID/fd links. */
@@ -121,7 +155,7 @@ export interface CensusQuery {
 /** Counts sockets by state that match a query, e.g. the ESTABLISHED connections on a server's port. */
 export async function socketCensus(query: CensusQuery): Promise<Partial<Record<TcpState, number>>> {
   const counts: Partial<Record<TcpState, number>> = {};
-  for (const entry of await readSocketTable()) {
+  for (const entry of await readSocketTable({ port: query.localPort ?? query.remotePort })) {
     if (query.localPort !== undefined && entry.localPort !== query.localPort) continue;
     if (query.remotePort !== undefined && entry.remotePort !== query.remotePort) continue;
     if (query.inodes && !query.inodes.has(entry.inode)) continue;

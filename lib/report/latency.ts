@@ -66,3 +66,58 @@ export class LatencyRecorder {
     return recorder.summary();
   }
 }
+
+/**
+ * The latency-by-percentile curve of an encoded histogram, as HdrHistogram plots it: x is the
+ * number of nines (0 = p0, 1 = p90, 2 = p99, 3 = p99.9, ...), y the latency in ms.
+ */
+export function percentileCurve(encoded: string, maxNines = 4): Array<[number, number]> {
+  if (!encoded) return [];
+  const h = hdr.decodeFromCompressedBase64(encoded);
+  const points: Array<[number, number]> = [];
+  const steps = maxNines * 8;
+  for (let k = 0; k <= steps; k++) {
+    const nines = (k / steps) * maxNines;
+    const percentile = 100 * (1 - 10 ** -nines);
+    points.push([nines, round(Math.min(h.maxValue, h.getValueAtPercentile(percentile)) / MICROS_PER_MS)]);
+  }
+  return points;
+}
+
+/** Ticks for percentileCurve's x axis. */
+export const NINES_TICKS: Array<[number, string]> = [
+  [0, 'p0'], [Math.log10(2), 'p50'], [1, 'p90'], [2, 'p99'], [3, 'p99.9'], [4, 'p99.99'],
+];
+
+/**
+ * Counts per latency bucket (log-spaced between the fastest and slowest sample), read back from an
+ * encoded histogram: [bucket upper edge in ms, count].
+ */
+export function latencyBuckets(encoded: string, buckets = 16): Array<[number, number]> {
+  if (!encoded) return [];
+  const h = hdr.decodeFromCompressedBase64(encoded);
+  const total = h.totalCount;
+  const low = Math.max(1, h.minNonZeroValue);
+  const high = Math.max(low + 1, h.maxValue);
+  // How many samples are <= value: the percentile whose value first passes it, found by bisection.
+  const countAtOrBelow = (value: number): number => {
+    if (value >= high) return total;
+    let lo = 0;
+    let hi = 100;
+    for (let i = 0; i < 40; i++) {
+      const mid = (lo + hi) / 2;
+      if (h.getValueAtPercentile(mid) <= value) lo = mid;
+      else hi = mid;
+    }
+    return Math.round((lo / 100) * total);
+  };
+  const edges = Array.from({ length: buckets + 1 }, (_, i) => low * (high / low) ** (i / buckets));
+  const result: Array<[number, number]> = [];
+  let previous = countAtOrBelow(edges[0] * 0.999);
+  for (let i = 1; i <= buckets; i++) {
+    const cumulative = countAtOrBelow(edges[i]);
+    result.push([round(edges[i] / MICROS_PER_MS), Math.max(0, cumulative - previous)]);
+    previous = cumulative;
+  }
+  return result;
+}

@@ -6,7 +6,8 @@
 import net, { type Socket } from 'node:net';
 import { listenOn, makeHandle } from '../net/listen.ts';
 import { LineSplitter } from '../net/lines.ts';
-import { ErrorTally } from '../net/errors.ts';
+import { ErrorTally, limitHint } from '../net/errors.ts';
+import { FdLimitWatch } from '../net/fd-limit.ts';
 import type { ErrorCounts, ServerHandle } from '../net/types.ts';
 import { formatHostPort } from '../net/units.ts';
 
@@ -52,7 +53,6 @@ export interface AckServer extends ServerHandle {
 
 export const PRIOR_ART_ACK = Buffer.from('ACK from server');
 const ACK_PREFIX = Buffer.from('ACK ');
-const NEWLINE = Buffer.from('\n');
 const ERR_TOO_LONG = 'ERR line too long\n';
 const ERR_TOO_MANY = 'ERR too many connections\n';
 const ERR_IDLE = 'ERR idle timeout\n';
@@ -84,6 +84,7 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
   const errors = new ErrorTally();
   const counters = { accepted: 0, rejected: 0, messages: 0, acks: 0, paused: 0, peakPendingReplyBytes: 0, bytesIn: 0, bytesOut: 0 };
   const sockets = new Set<Socket>();
+  const fdWatch = new FdLimitWatch();
 
   const fail = (peer: string, error: unknown): void => {
     const code = errors.add(error, peer);
@@ -126,6 +127,11 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
     counters.accepted++;
     sockets.add(socket);
     log?.(`[CONNECT] ${peer} connected`);
+    if (fdWatch.check(sockets.size)) {
+      // From here the OS refuses accepts and libuv closes those connections without telling Node.
+      errors.add({ code: 'EMFILE', message: `at the file-descriptor limit (${fdWatch.softLimit})` }, 'accept');
+      (log ?? console.error)(`[ERROR] accept - EMFILE: at the file-descriptor limit (${fdWatch.softLimit} open files); new connections are closed until some end. ${limitHint('EMFILE')}`);
+    }
     socket.setNoDelay(true);
     if (config.idleTimeoutMs > 0) {
       socket.setTimeout(config.idleTimeoutMs, () => {
@@ -156,7 +162,9 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
       counters.bytesIn += chunk.length;
       const events = splitter.push(chunk);
       if (events.length === 0) return;
-      socket.cork();
+      // Many lines in one read leave as one write.
+      const batch = events.length > 1;
+      if (batch) socket.cork();
       for (const event of events) {
         if ('overflow' in event) {
           errors.add({ code: 'ELINETOOLONG' }, peer);
@@ -166,10 +174,10 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
         }
         counters.messages++;
         if (log) log(`[DATA] ${peer} sent: ${preview(event.line)}`);
-        reply(socket, Buffer.concat([ACK_PREFIX, event.line, NEWLINE]));
+        reply(socket, ackFor(event.line));
         counters.acks++;
       }
-      socket.uncork();
+      if (batch) socket.uncork();
     });
   };
 
@@ -190,6 +198,15 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
     ...base,
     stats: () => ({ open: sockets.size, ...counters, errors: { ...errors.counts } }),
   };
+}
+
+/** `ACK <line>\n` in one allocation. */
+function ackFor(line: Buffer): Buffer {
+  const ack = Buffer.allocUnsafe(line.length + 5);
+  ACK_PREFIX.copy(ack, 0);
+  line.copy(ack, 4);
+  ack[ack.length - 1] = 0x0a;
+  return ack;
 }
 
 /** A line as a log shows it: text with invalid bytes replaced, at most 200 characters. */

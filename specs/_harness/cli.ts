@@ -9,6 +9,11 @@ import { scaled } from './time.ts';
 
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/connlab.js');
 
+/** Quotes one argument for bash. */
+function quote(arg: string): string {
+  return `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
 export interface CliResult {
   exitCode: number;
   stdout: string;
@@ -19,7 +24,7 @@ export interface CliResult {
 export async function runCli(args: string[], options: { timeout?: number; shell?: string } = {}): Promise<CliResult> {
   const timeout = options.timeout ?? scaled(30_000);
   const child = options.shell
-    ? execa('bash', ['-c', `${options.shell}; exec node ${JSON.stringify(BIN)} ${args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')}`], { reject: false, timeout })
+    ? execa('bash', ['-c', `${options.shell}; exec node ${quote(BIN)} ${args.map(quote).join(' ')}`], { reject: false, timeout })
     : execa('node', [BIN, ...args], { reject: false, timeout });
   const result = await child;
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
@@ -37,8 +42,11 @@ export interface CliServer {
 }
 
 /** Starts `connlab <server command>` and resolves once it printed `listening on HOST:PORT`. */
-export async function startCliServer(args: string[], options: { timeout?: number } = {}): Promise<CliServer> {
-  const child = execa('node', [BIN, ...args], { reject: false, buffer: false, stdin: 'ignore' });
+export async function startCliServer(args: string[], options: { timeout?: number; shell?: string } = {}): Promise<CliServer> {
+  // With `shell` (e.g. `ulimit -n 48`), bash applies it and then becomes the server process (exec).
+  const child = options.shell
+    ? execa('bash', ['-c', `${options.shell}; exec node ${quote(BIN)} ${args.map(quote).join(' ')}`], { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false })
+    : execa('node', [BIN, ...args], { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false });
   const stderrLines: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderrLines.push(line));
   const stdout = createInterface({ input: child.stdout! });
@@ -60,7 +68,7 @@ export async function startCliServer(args: string[], options: { timeout?: number
   let exited: Promise<number> | undefined;
   const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<number> => {
     exited ??= new Promise<number>((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? -1);
       child.once('exit', (code) => resolve(code ?? -1));
       child.kill(signal);
     });
@@ -73,7 +81,7 @@ export async function startCliServer(args: string[], options: { timeout?: number
     stderrLines,
     stop,
     [Symbol.asyncDispose]: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await child.catch(() => {});
     },
   };

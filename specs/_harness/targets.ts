@@ -2,6 +2,7 @@
 // target is named, e.g. CONNLAB_TARGET_ACK=127.0.0.1:5000. Specs that need the implementation's own
 // gauges or options cannot judge an external target; they are skipped with the reason.
 import { parseHostPort } from '../../lib/net/units.ts';
+import { announceSkip } from './skip.ts';
 
 export interface ExternalTarget {
   host: string;
@@ -20,5 +21,5 @@ export function externalTarget(family: string): ExternalTarget | undefined {
 /** Why a lib-only spec is skipped when the family has an external target. */
 export function libOnlyReason(family: string, why: string): string | undefined {
   const target = externalTarget(family);
-  return target ? `skipped against ${target.variable}=${target.host}:${target.port}: ${why}` : undefined;
+  return announceSkip(target ? `skipped against ${target.variable}=${target.host}:${target.port}: ${why}` : undefined);
 }

@@ -104,3 +104,13 @@ describe('load client: latency', () => {
     expect(open.latency.ack.p50).toBeGreaterThan(stallMs / 4);
   });
 });
+
+describe('load client: open loop over a duration', () => {
+  it('LOAD-022 with --rate and --duration sends rate × duration messages on schedule and waits for their acks', async () => {
+    await using server = await startAckServer();
+    const result = await runLoad({ host: server.host, port: server.port, clients: 4, staggerMs: 0, rate: 200, durationMs: scaled(500) });
+    expect(result.messages).toMatchObject({ planned: Math.floor(scaled(500) / 5), sent: Math.floor(scaled(500) / 5), missing: 0, mismatched: 0 });
+    expect(result.stopped).toBe(false);
+    expect(result.ok).toBe(true);
+  });
+});

@@ -1,0 +1,67 @@
+// Benchmark: lock-step round trips per second through the ack server with 100 connections driven by
+// the load client, beside wrk driving nginx with 100 connections and a minimal Node pair, in one run.
+// Also the pipelined rate: acks per second with many lines in flight per connection.
+// The figure is the ratio to nginx+wrk (target 0.8). Never part of npm test: `npm run bench:ack`.
+import { execa } from 'execa';
+import path from 'node:path';
+import { ROOT, connlabJson, installTools, median, ratioLine, startConnlabServer, startNginxOk, wrk } from './lib/tools.ts';
+import type { LoadResult } from '../lib/load/load-client.ts';
+
+const CONNECTIONS = 100;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+async function ackServerRate(pipeline: number, messages: number): Promise<number> {
+  const server = await startConnlabServer(['ack-server']);
+  try {
+    const result = await connlabJson<LoadResult>([
+      'load', '--host', '127.0.0.1', '--port', String(server.port), '--clients', String(CONNECTIONS), '--stagger', '0',
+      '--messages', String(messages), '--pipeline', String(pipeline), '--message', 'round trip {n}',
+    ]);
+    if (!result.ok) throw new Error(`the load run failed: ${JSON.stringify(result.errors)} ${JSON.stringify(result.messages)}`);
+    return result.acksPerSecond;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function minimalPairRate(messages: number): Promise<number> {
+  const script = path.join(ROOT, 'bench/minimal-pair.ts');
+  const server = execa('node', ['--import', 'tsx', script, 'server'], { buffer: false, reject: false });
+  const port = await new Promise<number>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(Number(/:(\d+)/.exec(d.toString())![1]))));
+  try {
+    const { stdout } = await execa('node', ['--import', 'tsx', script, 'client', String(port), String(CONNECTIONS), String(messages)]);
+    return JSON.parse(stdout).roundTripsPerSecond;
+  } finally {
+    server.kill('SIGTERM');
+    await server;
+  }
+}
+
+await installTools();
+const nginx = await startNginxOk();
+const nginxRates: number[] = [];
+const ackRates: number[] = [];
+const minimalRates: number[] = [];
+const pipelinedRates: number[] = [];
+try {
+  // Size the lock-step runs to last about as long as wrk's.
+  const probe = await ackServerRate(1, 200);
+  const messages = Math.max(200, Math.round((probe * SECONDS) / CONNECTIONS));
+  for (let round = 0; round < ROUNDS; round++) {
+    nginxRates.push(await wrk(`http://127.0.0.1:${nginx.port}/`, CONNECTIONS, SECONDS));
+    ackRates.push(await ackServerRate(1, messages));
+    minimalRates.push(await minimalPairRate(messages));
+    pipelinedRates.push(await ackServerRate(32, messages * 4));
+    process.stderr.write(`round ${round + 1}/${ROUNDS}: nginx+wrk ${nginxRates.at(-1)!.toFixed(0)}/s, connlab ${ackRates.at(-1)}/s, minimal pair ${minimalRates.at(-1)!.toFixed(0)}/s, pipelined ${pipelinedRates.at(-1)}/s\n`);
+  }
+} finally {
+  await nginx.stop();
+}
+
+const reference = median(nginxRates);
+console.log(`\nLock-step round trips per second, ${CONNECTIONS} connections, median of ${ROUNDS} rounds (reference: wrk -t1 -c${CONNECTIONS} on nginx, one worker)`);
+console.log(ratioLine('nginx + wrk (reference)', reference, reference));
+console.log(ratioLine('connlab ack-server + connlab load', median(ackRates), reference, 0.8));
+console.log(ratioLine('minimal Node server + client pair', median(minimalRates), reference));
+console.log(ratioLine('connlab, pipelined 32 lines per connection', median(pipelinedRates), reference));

@@ -1,0 +1,234 @@
+// The report: one self-contained HTML page (inline CSS and SVG, no scripts, nothing fetched) drawn
+// from a results document. Each section shows one phenomenon with its figures and charts; every
+// figure carries data-figure="<path in the JSON>" so a test can check the page against the JSON.
+import { barChart, escapeXml, lineChart, type Series } from './svg.ts';
+import { NINES_TICKS, latencyBuckets, percentileCurve, type LatencySummary } from './latency.ts';
+import type { LoadResult } from '../load/load-client.ts';
+import type { HttpBurstResult } from '../load/http-burst.ts';
+import type { HttpClientResult } from '../http-keepalive/run.ts';
+
+/** The document `connlab demo` writes to report/results.json; every section is optional. */
+export interface LabResults {
+  tool: 'connlab';
+  generatedAt: string;
+  durationMs?: number;
+  overload?: OverloadSection;
+  bounded?: BoundedSection;
+  keepalive?: KeepAliveSection;
+  sections?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface OverloadSection {
+  description: string;
+  load: LoadResult;
+  /** Connections each backend received, by name. */
+  backends: Array<{ name: string; address: string; connections: number; acks?: number }>;
+}
+
+export interface BoundedSection {
+  description: string;
+  config: { workers: number; queue: number; workMs: number; deadlineMs: number };
+  burst: HttpBurstResult;
+  server: { peakActive: number; peakQueued: number; completed: number; rejected: number; timedOut: number; accepted: number };
+}
+
+export interface KeepAliveSection {
+  description: string;
+  faulty: HttpClientResult;
+  fixed: HttpClientResult;
+}
+
+export interface Figure {
+  label: string;
+  path: string;
+  value: number | string;
+  unit?: string;
+}
+
+export function figureList(figures: Figure[]): string {
+  return (
+    '<dl class="figures">' +
+    figures
+      .map(
+        (f) =>
+          `<div><dt>${escapeXml(f.label)}</dt><dd><span data-figure="${escapeXml(f.path)}">${escapeXml(String(f.value))}</span>` +
+          `${f.unit ? ` <small>${escapeXml(f.unit)}</small>` : ''}</dd></div>`,
+      )
+      .join('') +
+    '</dl>'
+  );
+}
+
+/** Percentile curve and histogram of one or more latency summaries. */
+export function latencyCharts(id: string, title: string, named: Array<{ name: string; latency: LatencySummary }>): string {
+  const withData = named.filter((n) => n.latency.histogram);
+  if (withData.length === 0) return '';
+  const curve = lineChart({
+    id: `${id}-percentiles`,
+    title: `${title}: latency by percentile`,
+    x: { label: 'percentile (log scale of nines)', ticks: NINES_TICKS, min: 0, max: 4 },
+    y: { label: 'latency (ms)' },
+    series: withData.map((n) => ({ name: n.name, points: percentileCurve(n.latency.histogram) })),
+  });
+  const histograms = withData.map((n, i) => {
+    const buckets = latencyBuckets(n.latency.histogram);
+    return barChart({
+      id: `${id}-histogram${withData.length > 1 ? `-${i}` : ''}`,
+      title: `${title}: ${n.name} latency histogram`,
+      xLabel: 'latency, bucket upper edge (ms)',
+      yLabel: 'samples',
+      seriesNames: [n.name],
+      groups: buckets.map(([edge, count]) => ({ label: formatEdge(edge), values: [count] })),
+    });
+  });
+  return `<div class="charts">${curve}${histograms.join('')}</div>`;
+}
+
+function formatEdge(ms: number): string {
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+export function latencyTable(named: Array<{ name: string; latency: LatencySummary }>, pathPrefix?: string): string {
+  const head = '<tr><th>latency (ms)</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>';
+  const rows = named
+    .map((n, i) => {
+      const l = n.latency;
+      const cell = (key: keyof LatencySummary): string => {
+        const attribute = pathPrefix && i === 0 ? ` data-figure="${escapeXml(`${pathPrefix}.${key}`)}"` : '';
+        return `<td${attribute}>${l[key]}</td>`;
+      };
+      return `<tr><th>${escapeXml(n.name)}</th>${cell('count')}${cell('p50')}${cell('p90')}${cell('p99')}${cell('p999')}${cell('max')}</tr>`;
+    })
+    .join('');
+  return `<table class="latency">${head}${rows}</table>`;
+}
+
+function overloadSection(section: OverloadSection): string {
+  const { load } = section;
+  const figures = figureList([
+    { label: 'clients connected', path: 'overload.load.clients.connected', value: load.clients.connected, unit: `of ${load.clients.attempted}` },
+    { label: 'messages acked', path: 'overload.load.messages.acked', value: load.messages.acked, unit: `of ${load.messages.sent}` },
+    { label: 'mismatched', path: 'overload.load.messages.mismatched', value: load.messages.mismatched },
+    { label: 'missing', path: 'overload.load.messages.missing', value: load.messages.missing },
+    { label: 'ack p99', path: 'overload.load.latency.ack.p99', value: load.latency.ack.p99, unit: 'ms' },
+  ]);
+  const distribution =
+    section.backends.length > 0
+      ? barChart({
+          id: 'overload-backends',
+          title: 'Connections per backend',
+          yLabel: 'connections',
+          seriesNames: ['connections'],
+          groups: section.backends.map((b) => ({ label: `${b.name} (${b.address})`, values: [b.connections] })),
+        })
+      : '';
+  return (
+    `<section id="overload"><h2>Overload topology</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<div class="charts">${distribution}</div>` +
+    latencyTable([{ name: 'connect', latency: load.latency.connect }, { name: 'ack', latency: load.latency.ack }], 'overload.load.latency.connect') +
+    latencyCharts('overload', 'Ack', [{ name: 'ack', latency: load.latency.ack }, { name: 'connect', latency: load.latency.connect }]) +
+    '</section>'
+  );
+}
+
+function boundedSection(section: BoundedSection): string {
+  const { burst, server, config } = section;
+  const statusCodes = [...new Set([...Object.keys(burst.statuses), ...Object.keys(burst.silentStatuses)])].sort();
+  const figures = figureList([
+    { label: '200 OK', path: 'bounded.burst.statuses.200', value: burst.statuses['200'] ?? 0, unit: `of ${burst.requests}` },
+    { label: '503 (queue full)', path: 'bounded.burst.statuses.503', value: burst.statuses['503'] ?? 0 },
+    { label: 'peak active', path: 'bounded.server.peakActive', value: server.peakActive, unit: `limit ${config.workers}` },
+    { label: 'peak queued', path: 'bounded.server.peakQueued', value: server.peakQueued, unit: `limit ${config.queue}` },
+    { label: 'rejected', path: 'bounded.server.rejected', value: server.rejected },
+    { label: 'timed out', path: 'bounded.server.timedOut', value: server.timedOut },
+  ]);
+  const outcomes = barChart({
+    id: 'bounded-outcomes',
+    title: 'Responses to the burst, by status',
+    xLabel: 'HTTP status',
+    yLabel: 'responses',
+    seriesNames: ['burst requests', 'silent clients'],
+    groups: statusCodes.map((code) => ({ label: code, values: [burst.statuses[code] ?? 0, burst.silentStatuses[code] ?? 0] })),
+  });
+  return (
+    `<section id="bounded"><h2>Bounded server under a burst</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<div class="charts">${outcomes}</div>` +
+    latencyTable([{ name: 'request', latency: burst.latency }], 'bounded.burst.latency') +
+    latencyCharts('bounded', 'Burst', [{ name: 'request', latency: burst.latency }]) +
+    '</section>'
+  );
+}
+
+function keepAliveSection(section: KeepAliveSection): string {
+  const { faulty, fixed } = section;
+  const figures = figureList([
+    { label: 'faulty: peak sockets', path: 'keepalive.faulty.sockets.peak', value: faulty.sockets.peak },
+    { label: 'fixed: peak sockets', path: 'keepalive.fixed.sockets.peak', value: fixed.sockets.peak },
+    { label: 'faulty: requests done', path: 'keepalive.faulty.requests.completed', value: faulty.requests.completed, unit: `of ${faulty.requests.started}` },
+    { label: 'fixed: requests done', path: 'keepalive.fixed.requests.completed', value: fixed.requests.completed, unit: `of ${fixed.requests.started}` },
+    { label: 'faulty: sockets per request', path: 'keepalive.faulty.sockets.perCompletedRequest', value: faulty.sockets.perCompletedRequest },
+    { label: 'fixed: sockets per request', path: 'keepalive.fixed.sockets.perCompletedRequest', value: fixed.sockets.perCompletedRequest },
+  ]);
+  const toSeconds = (series: HttpClientResult['series']): Array<[number, number]> => series.map((s) => [s.t / 1000, s.sockets]);
+  const sockets = lineChart({
+    id: 'keepalive-sockets',
+    title: 'Open sockets to the server over time (the OS\'s count)',
+    x: { label: 'time since start (s)' },
+    y: { label: 'ESTABLISHED sockets' },
+    series: [
+      { name: 'faulty client', points: toSeconds(faulty.series), step: true },
+      { name: 'fixed client', points: toSeconds(fixed.series), step: true },
+    ],
+  });
+  return (
+    `<section id="keepalive"><h2>HTTP keep-alive: faulty against fixed</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<div class="charts">${sockets}</div>` +
+    latencyTable([{ name: 'faulty', latency: faulty.latency }, { name: 'fixed', latency: fixed.latency }], 'keepalive.faulty.latency') +
+    latencyCharts('keepalive', 'Requests', [{ name: 'faulty', latency: faulty.latency }, { name: 'fixed', latency: fixed.latency }]) +
+    '</section>'
+  );
+}
+
+/** Renderers for further sections, keyed by their name in LabResults. */
+export type SectionRenderer = (value: never) => string;
+const SECTION_RENDERERS: Record<string, (value: unknown) => string> = {
+  overload: (value) => overloadSection(value as OverloadSection),
+  bounded: (value) => boundedSection(value as BoundedSection),
+  keepalive: (value) => keepAliveSection(value as KeepAliveSection),
+};
+
+/** Lets another part add how its section is drawn. */
+export function registerSection(name: string, render: (value: never) => string): void {
+  SECTION_RENDERERS[name] = render as (value: unknown) => string;
+}
+
+const STYLE = `
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1340px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.3rem; margin-top: 2.5rem; }
+.meta { color: #666; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; margin: 1rem 0; }
+.figures div { background: #f6f8fa; border-radius: 6px; padding: 0.5rem 0.9rem; min-width: 9rem; }
+.figures dt { font-size: 0.8rem; color: #555; } .figures dd { margin: 0; font-size: 1.4rem; font-weight: 600; }
+.figures small { font-size: 0.8rem; font-weight: 400; color: #666; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.chart { border: 1px solid #eee; border-radius: 6px; background: #fff; max-width: 100%; height: auto; }
+table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
+th:first-child { text-align: left; }
+`;
+
+export function renderReport(results: LabResults): string {
+  const order = ['overload', 'bounded', 'keepalive', 'capacity'];
+  const names = [...order.filter((n) => results[n] !== undefined), ...Object.keys(results).filter((n) => !order.includes(n) && SECTION_RENDERERS[n] && results[n] !== undefined)];
+  const sections = names.map((name) => SECTION_RENDERERS[name]?.(results[name]) ?? '').join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>connlab report</title><style>${STYLE}</style></head>
+<body><h1>connlab report</h1>
+<p class="meta">Generated <time data-figure="generatedAt">${escapeXml(results.generatedAt)}</time>${results.durationMs ? `, in ${(results.durationMs / 1000).toFixed(1)} s` : ''}, on loopback.</p>
+${sections || '<p>No sections in these results.</p>'}
+</body></html>
+`;
+}
+
+export type { Series };
