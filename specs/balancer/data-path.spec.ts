@@ -5,7 +5,8 @@
 // reader; `npm run bench:balancer-memory` repeats them with the balancer in its own process and reports
 // its RSS.
 import { describe, expect, it } from 'vitest';
-import { startBackend, startBalancerTarget, external } from '../_harness/balancer.ts';
+import { startBackend, startBalancerTarget } from '../_harness/balancer.ts';
+import { libOnlyReason } from '../_harness/targets.ts';
 import { checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkSlowBackend, checkSlowClient } from './_flows.ts';
 import { startBrokenProxy } from '../../fixtures/broken-balancers.ts';
 import { scaled } from '../_harness/time.ts';
@@ -61,8 +62,10 @@ describe('balancer: bytes and backpressure', () => {
   });
 });
 
+const checksOfChecks = libOnlyReason('balancer', 'the checks are proved against broken proxies once, with lib/ as the target');
+
 // The checks above catch the defects they are about: run against proxies broken on purpose, they fail.
-describe.skipIf(external)('balancer: the data-path checks catch broken proxies', () => {
+describe.skipIf(checksOfChecks)('balancer: the data-path checks catch broken proxies', () => {
   it('LB-META-001 the half-close checks fail a proxy that closes both directions at the first FIN', async () => {
     await using replying = await startBackend(0, 'a', { mode: 'reply-after-end', replyBytes: MiB });
     await using proxy = await startBrokenProxy(replying, 'close-on-first-fin');
