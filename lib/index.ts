@@ -27,6 +27,19 @@ export { mergeCapacityResults, mergeLoadResults, mergeSeries } from './capacity/
 export { renderCapacityResult, renderCapacityProgress } from './capacity/report.ts';
 export { readOsLimits, limitsHit, countTimeWait, type OsLimits, type LimitHit } from './capacity/limits.ts';
 
+export {
+  startBalancer,
+  parseBackend,
+  renderPrometheus,
+  type Balancer,
+  type BalancerStats,
+  type BalancerOptions,
+  type BackendSpec,
+  type BackendStats,
+  type HealthCheckOptions,
+  type Strategy,
+} from './balancer/index.ts';
+
 export { startSlowServer, type SlowServer, type SlowServerOptions, type SlowServerStats } from './http-keepalive/slow-server.ts';
 export { createKeepAliveClient, type KeepAliveClient, type KeepAliveClientOptions, type ClientMode, type Leak } from './http-keepalive/clients.ts';
 export { runHttpClient, HttpClientRun, type HttpClientRunOptions, type HttpClientResult, type SocketSample } from './http-keepalive/run.ts';

@@ -8,6 +8,7 @@ import { register as primeServer } from './prime-server.ts';
 import { register as load } from './load.ts';
 import { register as capacity } from './capacity.ts';
 import { register as merge } from './merge.ts';
+import { register as balancer } from './balancer.ts';
 import { register as slowServer } from './slow-server.ts';
 import { register as httpClient } from './http-client.ts';
 import { register as specs } from './specs.ts';
@@ -15,7 +16,7 @@ import { register as demo } from './demo.ts';
 import { register as report } from './report.ts';
 
 /** Each command module adds its subcommand to the program. */
-const COMMANDS: Array<(program: Command) => void> = [ackServer, helloServer, primeServer, load, capacity, merge, slowServer, httpClient, demo, report, specs];
+const COMMANDS: Array<(program: Command) => void> = [ackServer, helloServer, primeServer, balancer, load, capacity, merge, slowServer, httpClient, demo, report, specs];
 
 export function buildProgram(): Command {
   const program = new Command('connlab')

@@ -1,0 +1,173 @@
+// The balancer's options, their defaults and their validation, in one place. A backend is given as an
+// object or as the command line's text `HOST:PORT[,weight=N][,name=NAME]`; both end up as a
+// BackendConfig with a weight and a name (by default its `host:port`).
+import { formatHostPort, parseHostPort } from '../net/units.ts';
+
+export type Strategy = 'round-robin' | 'least-connections';
+export const STRATEGIES: readonly Strategy[] = ['round-robin', 'least-connections'];
+
+export interface BackendSpec {
+  host?: string;
+  port: number;
+  /** Share of connections relative to the other backends' weights (1 by default). */
+  weight?: number;
+  /** How logs and stats call it; `host:port` by default. */
+  name?: string;
+}
+
+export interface BackendConfig {
+  host: string;
+  port: number;
+  weight: number;
+  name: string;
+}
+
+export interface HealthCheckOptions {
+  /** Time between TCP connect checks of each backend (ms). 0 turns active checks off. */
+  intervalMs?: number;
+  /** A check that has not connected after this long failed (ms). */
+  timeoutMs?: number;
+  /** Consecutive failed checks that mark a backend down. */
+  fall?: number;
+  /** Consecutive good checks that bring a down backend back. */
+  rise?: number;
+}
+
+export interface BalancerOptions {
+  /** Address to listen on; loopback by default. */
+  host?: string;
+  /** 0 (the default here) picks a free port; the CLI defaults to the prior art's 4000. */
+  port?: number;
+  backends: Array<BackendSpec | string>;
+  strategy?: Strategy;
+  /** A backend that has not accepted after this long is skipped for that connection (ms). */
+  connectTimeoutMs?: number;
+  /** Close a connection through which no byte moved either way for this long (ms). 0: never. */
+  idleTimeoutMs?: number;
+  /** Default grace for close(): how long open connections may finish after accepting stops (ms). */
+  drainTimeoutMs?: number;
+  /** Most client connections open at once; the next one is closed at once. 0: no limit. */
+  maxConnections?: number;
+  /** Consecutive failed connects that eject a backend (passive health). 0: never eject. */
+  ejectAfterFailures?: number;
+  /** Without active checks, an ejected backend gets a trial connection after this long (ms). */
+  ejectTimeMs?: number;
+  /** Active health checks (TCP connect); off unless intervalMs > 0. */
+  healthCheck?: HealthCheckOptions;
+  /** Serve stats as JSON (`/stats`) and Prometheus text (`/metrics`) on this HTTP port (0: a free one). */
+  statsPort?: number;
+  /** Address of the stats port; loopback by default. */
+  statsHost?: string;
+  /** Receives event lines: backends going down and up, refusals, clients with no backend left. */
+  log?: (line: string) => void;
+  /** Also log every connection (`[FORWARDING] ...`), as the prior art did. */
+  logConnections?: boolean;
+}
+
+export interface BalancerConfig {
+  host: string;
+  port: number;
+  backends: BackendConfig[];
+  strategy: Strategy;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  drainTimeoutMs: number;
+  maxConnections: number;
+  ejectAfterFailures: number;
+  ejectTimeMs: number;
+  healthCheck: Required<HealthCheckOptions>;
+  statsPort: number | undefined;
+  statsHost: string;
+  log: ((line: string) => void) | undefined;
+  logConnections: boolean;
+}
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  strategy: 'round-robin' as Strategy,
+  connectTimeoutMs: 2000,
+  idleTimeoutMs: 0,
+  drainTimeoutMs: 0,
+  maxConnections: 0,
+  ejectAfterFailures: 3,
+  ejectTimeMs: 10_000,
+  statsHost: '127.0.0.1',
+};
+const HEALTH_DEFAULTS: Required<HealthCheckOptions> = { intervalMs: 0, timeoutMs: 1000, fall: 3, rise: 2 };
+
+/** Parses `HOST:PORT[,weight=N][,name=NAME]`, e.g. `localhost:5000,weight=2,name=a`. */
+export function parseBackend(text: string): BackendConfig {
+  const [address, ...settings] = String(text).split(',');
+  if (!address.trim()) throw new RangeError(`"${text}" is not a backend (use HOST:PORT, e.g. localhost:5000)`);
+  const { host, port } = parseHostPort(address.trim(), 'localhost');
+  const backend: BackendSpec = { host, port };
+  for (const setting of settings) {
+    const match = /^\s*(weight|name)=(.+?)\s*$/.exec(setting);
+    if (!match) throw new RangeError(`"${text}": unknown backend setting "${setting}" (use weight=N or name=NAME)`);
+    if (match[1] === 'weight') backend.weight = Number(match[2]);
+    else backend.name = match[2];
+  }
+  return normalizeBackend(backend);
+}
+
+function normalizeBackend(spec: BackendSpec | string): BackendConfig {
+  if (typeof spec === 'string') return parseBackend(spec);
+  const host = spec.host ?? '127.0.0.1';
+  const weight = spec.weight ?? 1;
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new RangeError(`backend port must be 1-65535, not ${spec.port}`);
+  if (!Number.isInteger(weight) || weight < 1 || weight > 1000) throw new RangeError(`backend weight must be a whole number from 1 to 1000, not ${spec.weight}`);
+  return { host, port: spec.port, weight, name: spec.name ?? formatHostPort(host, spec.port) };
+}
+
+/** Merges defaults and checks every option; throws a RangeError naming the first bad one. */
+export function validateBalancerOptions(options: BalancerOptions): BalancerConfig {
+  if (!Array.isArray(options.backends) || options.backends.length === 0) throw new RangeError('backends: give at least one HOST:PORT');
+  const backends = options.backends.map(normalizeBackend);
+  const names = new Set<string>();
+  for (const backend of backends) {
+    if (names.has(backend.name)) throw new RangeError(`backends: "${backend.name}" is listed twice`);
+    names.add(backend.name);
+  }
+  const config: BalancerConfig = {
+    host: options.host ?? DEFAULTS.host,
+    port: options.port ?? DEFAULTS.port,
+    backends,
+    strategy: options.strategy ?? DEFAULTS.strategy,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+    ejectAfterFailures: options.ejectAfterFailures ?? DEFAULTS.ejectAfterFailures,
+    ejectTimeMs: options.ejectTimeMs ?? DEFAULTS.ejectTimeMs,
+    healthCheck: { ...HEALTH_DEFAULTS, ...options.healthCheck },
+    statsPort: options.statsPort,
+    statsHost: options.statsHost ?? DEFAULTS.statsHost,
+    log: options.log,
+    logConnections: options.logConnections ?? false,
+  };
+  if (!STRATEGIES.includes(config.strategy)) throw new RangeError(`strategy must be ${STRATEGIES.join(' or ')}, not ${config.strategy}`);
+  const whole: Array<[string, number | undefined]> = [
+    ['port', config.port],
+    ['connectTimeoutMs', config.connectTimeoutMs],
+    ['idleTimeoutMs', config.idleTimeoutMs],
+    ['drainTimeoutMs', config.drainTimeoutMs],
+    ['maxConnections', config.maxConnections],
+    ['ejectAfterFailures', config.ejectAfterFailures],
+    ['ejectTimeMs', config.ejectTimeMs],
+    ['healthCheck.intervalMs', config.healthCheck.intervalMs],
+    ['healthCheck.timeoutMs', config.healthCheck.timeoutMs],
+    ['statsPort', config.statsPort ?? 0],
+  ];
+  for (const [key, value] of whole) {
+    if (!Number.isInteger(value) || (value as number) < 0) throw new RangeError(`${key} must be a whole number >= 0, not ${value}`);
+  }
+  if (config.port > 65535 || (config.statsPort ?? 0) > 65535) throw new RangeError('ports must be 0-65535');
+  if (config.connectTimeoutMs < 1) throw new RangeError('connectTimeoutMs must be at least 1');
+  for (const key of ['fall', 'rise'] as const) {
+    const value = config.healthCheck[key];
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`healthCheck.${key} must be a whole number >= 1, not ${value}`);
+  }
+  if (config.healthCheck.intervalMs > 0 && config.healthCheck.timeoutMs < 1) throw new RangeError('healthCheck.timeoutMs must be at least 1');
+  return config;
+}

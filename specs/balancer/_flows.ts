@@ -1,0 +1,204 @@
+// The data-path checks of the balancer family, as functions of a target (host, port) and the backend
+// behind it, so the specs run them against the balancer under test and against the broken proxies in
+// fixtures/ (which must fail them). Each throws, saying what it expected and what it saw, on a defect.
+import net, { type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { expect } from 'vitest';
+import { hashUntilEnd, pushRandom, type BackendSession, type NamedBackend } from '../../fixtures/backends.ts';
+import { connectClient } from '../_harness/wire.ts';
+import { waitUntil } from '../_harness/wait.ts';
+import { scaled } from '../_harness/time.ts';
+
+export interface Target {
+  host: string;
+  port: number;
+}
+
+/** A raw connection to the target, for byte counts too large for the wire client's buffer. */
+async function openSocket(target: Target): Promise<Socket> {
+  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+  socket.on('error', () => {}); // failures surface through the reads and deadlines of each check
+  await once(socket, 'connect');
+  return socket;
+}
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The backend's connection that carried the traffic (an external balancer's health checks add empty ones). */
+export function busiestSession(backend: NamedBackend, from = 0): BackendSession {
+  const sessions = backend.sessions.slice(from).sort((x, y) => y.received + y.sent - (x.received + x.sent));
+  if (!sessions[0]) throw new Error(`backend ${backend.name} saw no connection`);
+  return sessions[0];
+}
+
+/**
+ * The client sends `size` bytes and shuts down its write side; the backend (mode reply-after-end)
+ * answers only after that FIN, and the client must still read the whole answer.
+ */
+export async function checkClientHalfClose(target: Target, backend: NamedBackend, size: number): Promise<void> {
+  const from = backend.sessions.length;
+  await using client = await connectClient(target.port, target.host);
+  expect(await client.readLine()).toBe(backend.name);
+  const payload = Buffer.alloc(size, 0x5a);
+  await client.write(payload);
+  client.end();
+  expect(await client.readLine()).toBe(`${backend.name} received ${size} bytes ${sha256(payload)}`);
+  const reply = await client.readToEnd(scaled(10_000));
+  const session = busiestSession(backend, from);
+  await session.done;
+  expect({ bytes: reply.length, sha256: sha256(reply) }).toEqual({ bytes: session.sent, sha256: session.sentHash.copy().digest('hex') });
+}
+
+/**
+ * The backend (mode end-first) sends its name and shuts down its write side at once; the client sees
+ * the end of the stream, then sends `size` bytes and ends, and the backend must receive all of them.
+ */
+export async function checkBackendHalfClose(target: Target, backend: NamedBackend, size: number): Promise<void> {
+  const from = backend.sessions.length;
+  await using client = await connectClient(target.port, target.host);
+  expect((await client.readToEnd()).toString()).toBe(`${backend.name}\n`);
+  const payload = Buffer.alloc(size, 0xa5);
+  await client.write(payload);
+  client.end();
+  // The backend closes once it has the client's FIN; then the balancer closes the client, cleanly.
+  expect(await client.closed()).toMatchObject({ hadError: false });
+  const session = busiestSession(backend, from);
+  await session.done;
+  expect({ received: session.received, sha256: session.receivedHash.copy().digest('hex'), clientEnded: session.clientEnded }).toEqual({
+    received: size,
+    sha256: sha256(payload),
+    clientEnded: true,
+  });
+}
+
+/** `size` random bytes each way at once (backend in push mode); both ends must hash the same. */
+export async function checkBothWays(target: Target, backend: NamedBackend, size: number): Promise<void> {
+  const from = backend.sessions.length;
+  const socket = await openSocket(target);
+  try {
+    socket.setNoDelay(true);
+    const received = hashUntilEnd(socket, backend.name.length + 1);
+    const sent = { sent: 0, sentHash: createHash('sha256') };
+    await pushRandom(socket, size, sent);
+    socket.end();
+    const got = await withDeadline(received, scaled(20_000), `the client to read ${size} bytes and the end`);
+    const session = busiestSession(backend, from);
+    await withDeadline(session.done, scaled(5000), 'the backend connection to close');
+    expect(got).toEqual({ bytes: size, sha256: session.sentHash.copy().digest('hex') });
+    expect({ bytes: session.received, sha256: session.receivedHash.copy().digest('hex') }).toEqual({ bytes: size, sha256: sent.sentHash.digest('hex') });
+  } finally {
+    socket.destroy();
+  }
+}
+
+export interface SlowReadResult {
+  bytes: number;
+  /** The most bytes ever written by the sender and not yet read by the slow reader. */
+  maxInFlight: number;
+}
+
+/**
+ * A slow reader: reads nothing from `socket` for `stallMs`, then reads at `bytesPerSecond` until its
+ * end. It fails as soon as more than `bound` bytes are sent and unread: a balancer without
+ * backpressure lets the sender run ahead without limit while the reader stalls.
+ */
+export async function readSlowly(
+  socket: Socket,
+  options: { bytesPerSecond: number; stallMs: number; bound: number; sentSoFar: () => number; skip?: number },
+): Promise<SlowReadResult> {
+  socket.pause();
+  let maxInFlight = 0;
+  const tooMuch = (inFlight: number): Error => new Error(`memory is not bounded: ${inFlight} bytes sent and not yet read, expected at most ${options.bound}`);
+  // The stall: time is the subject here. Polling lets a runaway sender fail the check at once.
+  const stallEnds = Date.now() + options.stallMs;
+  while (Date.now() < stallEnds) {
+    const inFlight = options.sentSoFar();
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    if (inFlight > options.bound) {
+      socket.destroy();
+      throw tooMuch(inFlight);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const started = Date.now();
+  let bytes = 0;
+  let toSkip = options.skip ?? 0;
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      const skipped = Math.min(toSkip, chunk.length);
+      toSkip -= skipped;
+      bytes += chunk.length - skipped;
+      const inFlight = options.sentSoFar() - bytes;
+      if (inFlight > maxInFlight) maxInFlight = inFlight;
+      if (inFlight > options.bound) {
+        socket.destroy();
+        reject(tooMuch(inFlight));
+        return;
+      }
+      const ahead = started + (bytes / options.bytesPerSecond) * 1000 - Date.now();
+      if (ahead > 1) {
+        socket.pause();
+        setTimeout(() => socket.resume(), ahead);
+      }
+    });
+    socket.once('end', () => resolve({ bytes, maxInFlight }));
+    socket.once('error', reject);
+    socket.resume();
+  });
+}
+
+export interface SlowReaderOptions {
+  size: number;
+  /** How long the reader reads nothing at first (ms). */
+  stallMs: number;
+  bytesPerSecond: number;
+  bound: number;
+}
+
+/** The backend (push mode) sends to a client that reads at `bytesPerSecond`. */
+export async function checkSlowClient(target: Target, backend: NamedBackend, options: SlowReaderOptions): Promise<SlowReadResult> {
+  const from = backend.sessions.length;
+  const socket = await openSocket(target);
+  try {
+    socket.end(); // nothing to send: the backend's push finishes on our FIN
+    const result = await withDeadline(
+      readSlowly(socket, { ...options, skip: backend.name.length + 1, sentSoFar: () => (backend.sessions.length > from ? busiestSession(backend, from).sent : 0) }),
+      scaled(20_000),
+      `the client to read ${options.size} bytes`,
+    );
+    expect(result.bytes).toBe(options.size);
+    return result;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The client sends `size` bytes to a backend (paused mode) that reads at `bytesPerSecond`. */
+export async function checkSlowBackend(target: Target, backend: NamedBackend, options: SlowReaderOptions): Promise<SlowReadResult> {
+  const from = backend.sessions.length;
+  const socket = await openSocket(target);
+  try {
+    socket.on('data', () => {}); // the backend's name line
+    const tally = { sent: 0 };
+    const session = await waitUntil(() => backend.sessions.slice(from).find((s) => !s.closed && !s.socket.readableEnded), (s) => s !== undefined, {
+      what: `a connection at backend ${backend.name}`,
+      expected: 'one',
+    });
+    const reading = readSlowly(session!.socket, { ...options, sentSoFar: () => tally.sent });
+    const pushing = pushRandom(socket, options.size, tally).then(() => socket.end());
+    const [result] = await withDeadline(Promise.all([reading, pushing]), scaled(20_000), `the backend to read ${options.size} bytes`);
+    expect(result.bytes).toBe(options.size);
+    return result;
+  } finally {
+    socket.destroy();
+  }
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms}ms for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
