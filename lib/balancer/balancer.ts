@@ -294,12 +294,8 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
   };
 
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onClient);
-  let address: { host: string; port: number };
-  try {
-    address = await listenOn(server, config);
-  } catch (error) {
-    throw Object.assign(new Error(`cannot listen on ${formatHostPort(config.host, config.port)}: ${errorCode(error)}`, { cause: error }), { code: errorCode(error) });
-  }
+  // listenOn rejects with `cannot listen on HOST:PORT: CODE`.
+  const address = await listenOn(server, config);
   // Accept failures (EMFILE, ENFILE) reach here: log them and keep listening.
   server.on('error', (error) => log?.(`[ERROR] accept: ${errorCode(error)}`));
   const stats = (): BalancerStats => ({

@@ -1,6 +1,7 @@
 // The scenarios `connlab demo` runs, each showing one phenomenon of the lab on loopback with free
 // ports, and each filling its section of the results document the report draws.
 import { startAckServer } from '../tcp/ack-server.ts';
+import { startBalancer } from '../balancer/index.ts';
 import { runLoad } from '../load/load-client.ts';
 import { renderLoadResult } from '../load/report.ts';
 import { startHelloServer } from '../tcp/hello-server.ts';
@@ -33,18 +34,35 @@ export interface DemoScale {
 
 export function overloadScenario(scale: DemoScale): Scenario {
   return {
-    name: 'overload topology: staggered clients against the ack server',
+    name: 'overload topology: staggered clients through the balancer to two ack servers',
     async run(results) {
-      await using server = await startAckServer({ port: 0 });
-      const load = await runLoad({ host: server.host, port: server.port, clients: scale.clients, staggerMs: 20 });
-      const stats = server.stats();
+      await using a = await startAckServer({ port: 0 });
+      await using b = await startAckServer({ port: 0 });
+      await using balancer = await startBalancer({
+        port: 0,
+        backends: [
+          { name: 'ack-a', host: a.host, port: a.port },
+          { name: 'ack-b', host: b.host, port: b.port },
+        ],
+      });
+      const load = await runLoad({ host: balancer.host, port: balancer.port, clients: scale.clients, staggerMs: 20 });
+      const routed = balancer.stats().backends;
       const section: OverloadSection = {
-        description: `${scale.clients} clients started 20 ms apart, each sending one line to the ack server and checking its ack.`,
+        description:
+          `${scale.clients} clients started 20 ms apart connect to the round-robin balancer in front of two ack servers; ` +
+          'each sends one line and checks its ack.',
         load,
-        backends: [{ name: 'ack server', address: `${server.host}:${server.port}`, connections: stats.accepted, acks: stats.acks }],
+        backends: [a, b].map((server, i) => ({
+          name: routed[i].name,
+          address: routed[i].address,
+          connections: routed[i].total,
+          acks: server.stats().acks,
+        })),
       };
       results.overload = section;
-      return { summary: `== overload: ${section.description}\n${renderLoadResult(load)}`, ok: load.ok };
+      const split = section.backends.map((backend) => `${backend.name} ${backend.connections} connections, ${backend.acks} acks`).join('; ');
+      const even = Math.abs(section.backends[0].connections - section.backends[1].connections) <= 1;
+      return { summary: `== overload: ${section.description}\n${renderLoadResult(load)}\nper backend: ${split}`, ok: load.ok && even };
     },
   };
 }
