@@ -112,7 +112,8 @@ interface Pending {
 class Client {
   private socket?: Socket;
   private readonly pending: Pending[] = [];
-  private readonly splitter = new LineSplitter(1024 * 1024);
+  // Replies are read into one buffer per client (the socket's onread): no allocation per read.
+  private readonly splitter = new LineSplitter(1024 * 1024, { reusedInput: true });
   private chunkBuffer = Buffer.alloc(0);
   private waiter?: () => void;
   private toSend = 0;
@@ -132,7 +133,13 @@ class Client {
     const started = performance.now();
     try {
       this.socket = await new Promise<Socket>((resolve, reject) => {
-        const socket = net.connect({ host: config.host, port: config.port, localAddress, noDelay: true });
+        const socket = net.connect({
+          host: config.host,
+          port: config.port,
+          localAddress,
+          noDelay: true,
+          onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: (bytes: number, buffer: Uint8Array) => this.onRead(bytes, buffer) },
+        });
         const timer = setTimeout(() => {
           socket.destroy();
           reject(Object.assign(new Error(`connect timed out after ${config.connectTimeoutMs}ms`), { code: 'ETIMEDOUT' }));
@@ -157,7 +164,6 @@ class Client {
     counts.connected++;
     this.connected = true;
     const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.onClose());
     return true;
@@ -230,6 +236,12 @@ class Client {
     this.socket?.destroy();
   }
 
+  private onRead(bytes: number, buffer: Uint8Array): boolean {
+    this.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+    return true;
+  }
+
+  /** `chunk` is this client's read buffer: used here, never kept (the splitter copies partial lines). */
   private onData(chunk: Buffer): void {
     if (this.run.config.framing === 'chunk') {
       this.chunkBuffer = Buffer.concat([this.chunkBuffer, chunk]);

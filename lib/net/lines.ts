@@ -8,8 +8,16 @@ export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingLength = 0;
 
-  /** `maxLength` bounds a line's bytes (without its terminator); past it, push() reports overflow. */
-  constructor(private readonly maxLength = 64 * 1024) {}
+  /**
+   * `maxLength` bounds a line's bytes (without its terminator); past it, push() reports overflow.
+   * With `reusedInput`, the caller's chunks are overwritten after push() returns (a socket's `onread`
+   * buffer): the partial line kept for later is copied, and the lines returned are valid only until
+   * the next read.
+   */
+  constructor(
+    private readonly maxLength = 64 * 1024,
+    private readonly options: { reusedInput?: boolean } = {},
+  ) {}
 
   /** Bytes held that do not yet form a complete line. */
   get buffered(): number {
@@ -30,7 +38,7 @@ export class LineSplitter {
       // One byte of slack: the last byte may be the `\r` of a CRLF, which is not part of the line.
       if (rawLength > this.maxLength + 1) return this.overflow(events, rawLength);
       if (newline === -1) {
-        this.pending.push(chunk.subarray(start));
+        this.pending.push(this.options.reusedInput ? Buffer.from(chunk.subarray(start)) : chunk.subarray(start));
         this.pendingLength = rawLength;
         break;
       }
