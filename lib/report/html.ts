@@ -37,14 +37,14 @@ export interface BoundedSection {
 
 export interface KeepAliveSection {
   description: string;
-  faulty: HttpClientResult;
-  fixed: HttpClientResult;
+  faulty?: HttpClientResult;
+  fixed?: HttpClientResult;
 }
 
 export interface CapacitySection {
   description: string;
-  /** The ceiling the target was configured with, to compare against what the ramp found. */
-  knownCeiling: number;
+  /** The ceiling the target was configured with, to compare against what the ramp found (when known). */
+  knownCeiling?: number;
   capacity: CapacityResult;
 }
 
@@ -170,31 +170,28 @@ function boundedSection(section: BoundedSection): string {
 }
 
 function keepAliveSection(section: KeepAliveSection): string {
-  const { faulty, fixed } = section;
-  const figures = figureList([
-    { label: 'faulty: peak sockets', path: 'keepalive.faulty.sockets.peak', value: faulty.sockets.peak },
-    { label: 'fixed: peak sockets', path: 'keepalive.fixed.sockets.peak', value: fixed.sockets.peak },
-    { label: 'faulty: requests done', path: 'keepalive.faulty.requests.completed', value: faulty.requests.completed, unit: `of ${faulty.requests.started}` },
-    { label: 'fixed: requests done', path: 'keepalive.fixed.requests.completed', value: fixed.requests.completed, unit: `of ${fixed.requests.started}` },
-    { label: 'faulty: sockets per request', path: 'keepalive.faulty.sockets.perCompletedRequest', value: faulty.sockets.perCompletedRequest },
-    { label: 'fixed: sockets per request', path: 'keepalive.fixed.sockets.perCompletedRequest', value: fixed.sockets.perCompletedRequest },
-  ]);
-  const toSeconds = (series: HttpClientResult['series']): Array<[number, number]> => series.map((s) => [s.t / 1000, s.sockets]);
+  // Either client may be missing when the report is drawn from one client's --json output.
+  const clients = (['faulty', 'fixed'] as const).flatMap((mode) => (section[mode] ? [{ mode, result: section[mode] }] : []));
+  const figures = figureList(
+    clients.flatMap(({ mode, result }) => [
+      { label: `${mode}: peak sockets`, path: `keepalive.${mode}.sockets.peak`, value: result.sockets.peak },
+      { label: `${mode}: requests done`, path: `keepalive.${mode}.requests.completed`, value: result.requests.completed, unit: `of ${result.requests.started}` },
+      { label: `${mode}: sockets per request`, path: `keepalive.${mode}.sockets.perCompletedRequest`, value: result.sockets.perCompletedRequest },
+    ]),
+  );
   const sockets = lineChart({
     id: 'keepalive-sockets',
     title: 'Open sockets to the server over time (the OS\'s count)',
     x: { label: 'time since start (s)' },
     y: { label: 'ESTABLISHED sockets' },
-    series: [
-      { name: 'faulty client', points: toSeconds(faulty.series), step: true },
-      { name: 'fixed client', points: toSeconds(fixed.series), step: true },
-    ],
+    series: clients.map(({ mode, result }) => ({ name: `${mode} client`, points: result.series.map((p) => [p.t / 1000, p.sockets] as [number, number]), step: true })),
   });
+  const latencies = clients.map(({ mode, result }) => ({ name: mode, latency: result.latency }));
   return (
-    `<section id="keepalive"><h2>HTTP keep-alive: faulty against fixed</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<section id="keepalive"><h2>HTTP keep-alive: ${clients.map((c) => c.mode).join(' against ')}</h2><p>${escapeXml(section.description)}</p>${figures}` +
     `<div class="charts">${sockets}</div>` +
-    latencyTable([{ name: 'faulty', latency: faulty.latency }, { name: 'fixed', latency: fixed.latency }], 'keepalive.faulty.latency') +
-    latencyCharts('keepalive', 'Requests', [{ name: 'faulty', latency: faulty.latency }, { name: 'fixed', latency: fixed.latency }]) +
+    latencyTable(latencies, `keepalive.${clients[0]?.mode}.latency`) +
+    latencyCharts('keepalive', 'Requests', latencies) +
     '</section>'
   );
 }
@@ -202,7 +199,8 @@ function keepAliveSection(section: KeepAliveSection): string {
 function capacitySection(section: CapacitySection): string {
   const { capacity } = section;
   const figures = figureList([
-    { label: 'ceiling found', path: 'capacity.capacity.ramp.ceiling', value: capacity.ramp?.ceiling ?? 'none', unit: `configured ${section.knownCeiling}` },
+    ...(capacity.ramp ? [{ label: 'ceiling found', path: 'capacity.capacity.ramp.ceiling', value: capacity.ramp.ceiling, unit: section.knownCeiling ? `configured ${section.knownCeiling}` : undefined }] : []),
+    { label: 'held', path: 'capacity.capacity.connections.held', value: capacity.connections.held, unit: `of ${capacity.connections.planned}` },
     { label: 'most open at once', path: 'capacity.capacity.connections.maxConcurrent', value: capacity.connections.maxConcurrent },
     { label: 'established', path: 'capacity.capacity.connections.established', value: capacity.connections.established },
     { label: 'closed by server', path: 'capacity.capacity.connections.closedByServer', value: capacity.connections.closedByServer },
@@ -210,17 +208,17 @@ function capacitySection(section: CapacitySection): string {
   ]);
   const ramp = lineChart({
     id: 'capacity-ramp',
-    title: 'Capacity ramp: connections open over time',
+    title: capacity.ramp ? 'Capacity ramp: connections open over time' : 'Connections open over time',
     x: { label: 'time since start (s)' },
     y: { label: 'open connections' },
     series: [{ name: 'open connections', points: capacity.series.map((p) => [p.t / 1000, p.open]), step: true }],
     guides: [
-      { y: section.knownCeiling, label: `configured ceiling ${section.knownCeiling}` },
+      ...(section.knownCeiling ? [{ y: section.knownCeiling, label: `configured ceiling ${section.knownCeiling}` }] : []),
       ...(capacity.ramp ? [{ y: capacity.ramp.ceiling, label: `found ${capacity.ramp.ceiling}` }] : []),
     ],
   });
   return (
-    `<section id="capacity"><h2>Capacity: finding a server's ceiling</h2><p>${escapeXml(section.description)}</p>${figures}` +
+    `<section id="capacity"><h2>Capacity${capacity.ramp ? ": finding a server's ceiling" : ''}</h2><p>${escapeXml(section.description)}</p>${figures}` +
     (capacity.ramp ? `<p>The ramp stopped because: ${escapeXml(capacity.ramp.reason)}.</p>` : '') +
     `<div class="charts">${ramp}</div>` +
     latencyTable([{ name: 'connect', latency: capacity.connectLatency }], 'capacity.capacity.connectLatency') +

@@ -3,9 +3,8 @@
 // and check that exactly the specs about that defect fail.
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { tempDir } from '../_harness/files.ts';
 import { createAckPerReadServer, createTextDecodingAckServer } from '../../fixtures/broken-ack-servers.ts';
 import { scaled } from '../_harness/time.ts';
 
@@ -15,22 +14,18 @@ interface VitestJson {
 
 /** Runs one spec file against host:port and returns the IDs of the specs that failed and passed. */
 async function runAckSpecsAgainst(port: number): Promise<{ failed: string[]; passed: string[] }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'connlab-meta-'));
-  try {
-    const outputFile = path.join(dir, 'result.json');
-    await execa('npx', ['vitest', 'run', 'specs/tcp/ack-server.spec.ts', '--reporter=json', `--outputFile=${outputFile}`], {
-      // Failing reads wait out their deadline: shorten them, this run expects failures.
-      env: { CONNLAB_TARGET_ACK: `127.0.0.1:${port}`, CONNLAB_TIME_SCALE: '0.2' },
-      reject: false,
-      timeout: scaled(60_000),
-    });
-    const report = JSON.parse(await readFile(outputFile, 'utf8')) as VitestJson;
-    const results = report.testResults.flatMap((file) => file.assertionResults);
-    const ids = (status: string): string[] => results.filter((r) => r.status === status).map((r) => r.title.split(' ')[0]).sort();
-    return { failed: ids('failed'), passed: ids('passed') };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  await using dir = await tempDir('connlab-meta-');
+  const outputFile = dir.file('result.json');
+  await execa('npx', ['vitest', 'run', 'specs/tcp/ack-server.spec.ts', '--reporter=json', `--outputFile=${outputFile}`], {
+    // Failing reads wait out their deadline: shorten them, this run expects failures.
+    env: { CONNLAB_TARGET_ACK: `127.0.0.1:${port}`, CONNLAB_TIME_SCALE: '0.2' },
+    reject: false,
+    timeout: scaled(60_000),
+  });
+  const report = JSON.parse(await readFile(outputFile, 'utf8')) as VitestJson;
+  const results = report.testResults.flatMap((file) => file.assertionResults);
+  const ids = (status: string): string[] => results.filter((r) => r.status === status).map((r) => r.title.split(' ')[0]).sort();
+  return { failed: ids('failed'), passed: ids('passed') };
 }
 
 describe('the ack specs catch broken implementations', () => {
