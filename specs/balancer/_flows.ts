@@ -119,6 +119,7 @@ export async function readSlowly(
       socket.destroy();
       throw tooMuch(inFlight);
     }
+    // Time is the subject: the reader stalls for a while, and what is in flight is sampled meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const started = Date.now();

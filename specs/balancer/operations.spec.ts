@@ -55,6 +55,7 @@ describe.skipIf(needsLib)('balancer: limits and timeouts', () => {
     for (let i = 0; Date.now() - started < idleMs * 2; i++) {
       await client.write(`tick ${i}\n`);
       expect(await client.readLine()).toBe(`tick ${i}`);
+      // Time is the subject: traffic every quarter of the idle timeout must keep the connection open.
       await new Promise((resolve) => setTimeout(resolve, idleMs / 4));
     }
     expect(balancer.stats!().idleTimeouts).toBe(0);
