@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { startAckServer } from '../tcp/ack-server.ts';
 import { duration, integer, oneOf, port, size } from './options.ts';
-import { logLine, runServer } from './run.ts';
+import { logLine, runServer, startTicker } from './run.ts';
 
 export function register(program: Command): void {
   program
@@ -15,7 +15,8 @@ export function register(program: Command): void {
     .option('--max-connections <n>', 'most connections at once; the next gets `ERR too many connections` (0: no limit)', integer(0), 0)
     .option('--idle-timeout <duration>', 'close a connection silent this long (0: never)', duration, 0)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long open connections may finish', duration, 5000)
-    .option('--verbose', 'log every connect, message and disconnect ([CONNECT] [DATA] [DISCONNECT])')
+    .option('--stats-interval <duration>', 'with --verbose, how often the gauges are printed', duration, 5000)
+    .option('--verbose', 'log every connect, message and disconnect ([CONNECT] [DATA] [DISCONNECT]) and print the gauges every --stats-interval')
     .addHelpText('after', '\nExample:\n  connlab ack-server --port 5000 &\n  printf "hello\\nworld\\n" | nc -q1 127.0.0.1 5000   # ACK hello, ACK world')
     .action(async (options) => {
       const server = await startAckServer({
@@ -28,10 +29,19 @@ export function register(program: Command): void {
         log: options.verbose ? logLine : undefined,
       });
       logLine(`[SERVER] Listening on ${server.host}:${server.port} (framing ${options.framing})`);
+      const gauges = (): string => {
+        const s = server.stats();
+        const errors = Object.entries(s.errors).map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
+        return `[STATS] open ${s.open} | accepted ${s.accepted} rejected ${s.rejected} | messages ${s.messages} acks ${s.acks} | paused ${s.paused} | errors ${errors}`;
+      };
+      const ticker = options.verbose ? startTicker(gauges, { intervalMs: options.statsInterval, lines: true }) : undefined;
       await runServer(server, {
         name: 'SERVER',
         graceMs: options.grace,
-        onStop: () => logLine(`[SERVER] ${JSON.stringify(server.stats())}`),
+        onStop: () => {
+          ticker?.stop();
+          logLine(`[SERVER] ${JSON.stringify(server.stats())}`);
+        },
       });
     });
 }

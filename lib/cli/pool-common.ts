@@ -26,7 +26,7 @@ export function formatGauges(stats: PoolStats): string {
 
 /** Runs a started pool server until a signal, with gauges when verbose and a summary at the end. */
 export async function runPoolServer(name: string, server: PoolServer, options: { verbose?: boolean; statsInterval: number; grace: number }): Promise<void> {
-  const ticker = options.verbose ? startTicker(() => `[${name}] ${formatGauges(server.stats())}`, { intervalMs: options.statsInterval }) : undefined;
+  const ticker = options.verbose ? startTicker(() => `[${name}] ${formatGauges(server.stats())}`, { intervalMs: options.statsInterval, lines: true }) : undefined;
   await runServer(server, {
     name,
     graceMs: options.grace,

@@ -44,9 +44,10 @@ export interface Ticker {
 /**
  * Live stats on stderr: rewritten in place on a TTY, one line per interval otherwise, none when quiet.
  */
-export function startTicker(render: () => string, options: { intervalMs?: number; quiet?: boolean } = {}): Ticker {
+export function startTicker(render: () => string, options: { intervalMs?: number; quiet?: boolean; lines?: boolean } = {}): Ticker {
   if (options.quiet) return { stop() {} };
-  const tty = process.stderr.isTTY;
+  // `lines`: always a new line (servers, whose log lines would be overwritten by an in-place update).
+  const tty = process.stderr.isTTY && !options.lines;
   const intervalMs = options.intervalMs ?? (tty ? 250 : 1000);
   const timer = setInterval(() => {
     if (tty) process.stderr.write(`\r\x1b[2K${render()}`);

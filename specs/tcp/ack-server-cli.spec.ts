@@ -10,8 +10,8 @@ import { libOnlyReason } from '../_harness/targets.ts';
 const needsLib = libOnlyReason('ack', 'it starts lib/\'s ack server as a process');
 
 describe.skipIf(needsLib)('ack-server command', () => {
-  it('TCP-ACKCLI-001 prints `listening on HOST:PORT` first and logs [CONNECT] [DATA] [DISCONNECT] with --verbose', async () => {
-    await using server = await startCliServer(['ack-server', '--port', '0', '--verbose']);
+  it('TCP-ACKCLI-001 prints `listening on HOST:PORT` first and, with --verbose, logs [CONNECT] [DATA] [DISCONNECT] and its gauges', async () => {
+    await using server = await startCliServer(['ack-server', '--port', '0', '--verbose', '--stats-interval', '50ms']);
     expect(server.host).toBe('127.0.0.1');
     {
       await using client = await connectClient(server.port, server.host);
@@ -24,6 +24,8 @@ describe.skipIf(needsLib)('ack-server command', () => {
     expect(log).toMatch(/\[CONNECT\] 127\.0\.0\.1:\d+ connected/);
     expect(log).toMatch(/\[DATA\] 127\.0\.0\.1:\d+ sent: Hello from client #0/);
     expect(log).toMatch(/\[DISCONNECT\] 127\.0\.0\.1:\d+ disconnected/);
+    // The gauges, every --stats-interval: this one connection's message and ack, nothing open any more.
+    await waitUntil(() => server.stderrLines.join('\n'), (text) => /\[STATS\] open 0 \| accepted 1 rejected 0 \| messages 1 acks 1/.test(text), { what: 'a gauge line' });
   });
 
   it('TCP-ACKCLI-002 on SIGTERM stops accepting, finishes the open connection\'s replies and exits 0', async () => {
