@@ -71,7 +71,7 @@ export function register(program: Command): void {
         const s = balancer.stats();
         const per = s.backends.map((b) => `${b.name} ${b.state} ${b.active}/${b.total}`).join(' | ');
         return `open ${s.open} accepted ${s.accepted} in ${formatSize(s.bytesFromClients)} out ${formatSize(s.bytesToClients)} | ${per}`;
-      }, { quiet: !options.verbose, intervalMs: 1000 });
+      }, { quiet: !options.verbose, intervalMs: 1000, lines: true });
       await runServer(balancer, {
         name: 'LOAD BALANCER',
         graceMs: options.drainTimeout,
