@@ -13,7 +13,8 @@ export default defineConfig({
     testTimeout: 20_000 * scale,
     hookTimeout: 20_000 * scale,
     teardownTimeout: 10_000 * scale,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    // Every spec's ID and sentence on the output: the run reads as the index of what was shown.
+    reporters: ['verbose', './specs/_harness/summary-reporter.ts'],
     sequence: { concurrent: false },
   },
 });
