@@ -68,7 +68,7 @@ describe.skipIf(needsLib)('journal: what a record holds', () => {
     await using server = await startPrimeServer({ journalPath: dir.file('journal.jsonl'), framing: 'eof' });
     const messages = [
       Buffer.from('two\nlines\n'),
-      Buffer.from('2024-01-01 | 1.2.3.4 | a | 1 | no'),
+      Buffer.from('2024-01-01 | 127.0.0.9 | a | 1 | no'),
       Buffer.from('"quoted" \'single\' \\back\\slash'),
       Buffer.from([0x61, 0xff, 0xfe, 0x00, 0x61]),
       Buffer.from(''),
