@@ -138,6 +138,7 @@ export async function readSlowly(
         return;
       }
       const ahead = started + (bytes / options.bytesPerSecond) * 1000 - Date.now();
+      // Time is the subject: a slow reader keeps to its byte rate by pausing when it gets ahead.
       if (ahead > 1) {
         socket.pause();
         setTimeout(() => socket.resume(), ahead);
