@@ -3,7 +3,7 @@
 // handle (the `tcp_wrap` binding net.Socket is built on) does the same for a fraction of the memory and
 // CPU, so the tester uses it when it is there and falls back to net.Socket when it is not.
 import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { LEAN_KIND, LIBUV, UV_EOF, codeOf, type ConnectReq, type TcpHandle } from '../net/libuv.ts';
 
 /** What a connection reports back: the dial's outcome, then how it ended. `code` is an errno name. */
 export interface LeanEvents {
@@ -12,58 +12,18 @@ export interface LeanEvents {
   onPeerClose(conn: LeanConnection, code: string | undefined): void;
 }
 
-interface TcpHandle {
-  bind(address: string, port: number): number;
-  bind6(address: string, port: number, flags: number): number;
-  connect(req: ConnectReq, address: string, port: number): number;
-  connect6(req: ConnectReq, address: string, port: number): number;
-  readStart(): number;
-  close(callback?: () => void): void;
-  reset?(callback?: () => void): number;
-  onread: (this: TcpHandle, buffer?: ArrayBuffer) => void;
+interface Connected extends TcpHandle {
   conn?: LeanConnection;
 }
-interface ConnectReq {
-  oncomplete: (status: number, handle: TcpHandle, req: ConnectReq) => void;
+interface Dial extends ConnectReq {
   conn?: LeanConnection;
 }
-interface TcpBinding {
-  TCP: new (type: number) => TcpHandle;
-  TCPConnectWrap: new () => ConnectReq;
-  constants: { SOCKET: number };
-}
-interface StreamBinding {
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
-}
 
-function loadBinding(): { tcp: TcpBinding; stream: StreamBinding } | undefined {
-  if (process.env.CONNLAB_LEAN_SOCKETS === '0') return undefined;
-  try {
-    const binding = (process as unknown as { binding(name: string): unknown }).binding;
-    const tcp = binding('tcp_wrap') as TcpBinding;
-    const stream = binding('stream_wrap') as StreamBinding;
-    if (typeof tcp.TCP !== 'function' || !(stream.streamBaseState instanceof Int32Array)) return undefined;
-    return { tcp, stream };
-  } catch {
-    return undefined;
-  }
-}
-
-const BINDING = loadBinding();
-/** Which implementation holds the connections: `libuv` handles, or `net` sockets as a fallback. */
-export const LEAN_KIND: 'libuv' | 'net' = BINDING ? 'libuv' : 'net';
-
-const codeOf = (status: number): string => {
-  try {
-    return getSystemErrorName(status);
-  } catch {
-    return `E${-status}`;
-  }
-};
+const BINDING = LIBUV;
+export { LEAN_KIND };
 
 // Shared callbacks: one function for every connection, the connection found through the handle.
-function onComplete(status: number, handle: TcpHandle, req: ConnectReq): void {
+function onComplete(status: number, handle: Connected, req: Dial): void {
   const conn = req.conn;
   if (!conn) return; // closed by us (a dial timeout) before the dial completed
   req.conn = undefined;
@@ -79,12 +39,12 @@ function onComplete(status: number, handle: TcpHandle, req: ConnectReq): void {
   if (err < 0) onPeerEnded(conn, codeOf(err));
 }
 
-function onRead(this: TcpHandle): void {
-  const n = BINDING!.stream.streamBaseState[BINDING!.stream.kReadBytesOrError];
+function onRead(this: Connected): void {
+  const n = BINDING!.readResult();
   if (n >= 0) return; // data from the server is read and dropped
   const conn = this.conn;
   if (!conn) return;
-  onPeerEnded(conn, n === -4095 /* UV_EOF */ ? undefined : codeOf(n));
+  onPeerEnded(conn, n === UV_EOF ? undefined : codeOf(n));
 }
 
 function onPeerEnded(conn: LeanConnection, code: string | undefined): void {
@@ -97,12 +57,12 @@ function onPeerEnded(conn: LeanConnection, code: string | undefined): void {
  * when its dial began); everything else is the handle.
  */
 export class LeanConnection {
-  private handle?: TcpHandle;
+  private handle?: Connected;
   private socket?: net.Socket;
   /** The source port this dial asked for (0: the kernel's choice). */
   localPort = 0;
   /** The dial in flight, so a close before it completes can silence its outcome. */
-  req?: ConnectReq;
+  req?: Dial;
 
   constructor(
     readonly events: LeanEvents,
@@ -118,7 +78,7 @@ export class LeanConnection {
   dial(address: string, port: number, family: 4 | 6, localAddress?: string, localPort = 0): void {
     this.localPort = localPort;
     if (!BINDING) return this.dialNet(address, port, localAddress);
-    const handle = new BINDING.tcp.TCP(BINDING.tcp.constants.SOCKET);
+    const handle: Connected = new BINDING.tcp.TCP(BINDING.tcp.constants.SOCKET);
     handle.conn = this;
     this.handle = handle;
     let err = 0;
@@ -131,7 +91,7 @@ export class LeanConnection {
       if (err < 0 && codeOf(err) === 'EADDRINUSE') return this.failNow('EADDRNOTAVAIL');
     }
     if (err >= 0) {
-      const req = new BINDING.tcp.TCPConnectWrap();
+      const req: Dial = new BINDING.tcp.TCPConnectWrap();
       req.oncomplete = onComplete;
       req.conn = this;
       this.req = req;
