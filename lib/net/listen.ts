@@ -59,9 +59,9 @@ export async function listenOn(server: Server, options: ListenOptions = {}): Pro
  * trackConnections (or the server's own bookkeeping).
  */
 export function makeHandle(
-  server: Server,
+  server: { close(callback: () => void): unknown },
   address: { host: string; port: number },
-  sockets: Set<Socket>,
+  sockets: Set<{ destroy(): void }>,
   hooks: HandleHooks = {},
 ): ServerHandle {
   let closing: Promise<void> | undefined;

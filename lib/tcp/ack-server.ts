@@ -3,13 +3,12 @@
 // however TCP split or merged the bytes; with chunk framing it reproduces the prior art's
 // `ACK from server` per read. Limits (line length, connections, idle time) answer with an error line and
 // close only the offending connection, and a client that never reads its replies is paused, not buffered.
-import net, { type Socket } from 'node:net';
-import { listenOn, makeHandle } from '../net/listen.ts';
+import { makeHandle } from '../net/listen.ts';
+import { listenConns, type Conn, type ConnEvents } from '../net/conn.ts';
 import { LineSplitter } from '../net/lines.ts';
 import { ErrorTally, limitHint } from '../net/errors.ts';
 import { FdLimitWatch } from '../net/fd-limit.ts';
 import type { ErrorCounts, ServerHandle } from '../net/types.ts';
-import { formatHostPort } from '../net/units.ts';
 
 export type Framing = 'line' | 'chunk';
 
@@ -51,8 +50,8 @@ export interface AckServer extends ServerHandle {
   stats(): AckServerStats;
 }
 
-export const PRIOR_ART_ACK = Buffer.from('ACK from server');
-const ACK_PREFIX = Buffer.from('ACK ');
+export const PRIOR_ART_ACK_TEXT = 'ACK from server';
+export const PRIOR_ART_ACK = Buffer.from(PRIOR_ART_ACK_TEXT);
 const ERR_TOO_LONG = 'ERR line too long\n';
 const ERR_TOO_MANY = 'ERR too many connections\n';
 const ERR_IDLE = 'ERR idle timeout\n';
@@ -78,135 +77,153 @@ export function validateAckServerOptions(options: AckServerOptions): Required<Om
   return merged;
 }
 
+interface AckConnState {
+  splitter?: LineSplitter;
+  /** Replies are not being read: reading stopped until they drain. */
+  paused: boolean;
+  /** An error line was sent and the connection is closing: what else arrives is dropped. */
+  closing: boolean;
+  lastActivity: number;
+}
+
 export async function startAckServer(options: AckServerOptions = {}): Promise<AckServer> {
   const config = validateAckServerOptions(options);
   const log = config.log;
   const errors = new ErrorTally();
   const counters = { accepted: 0, rejected: 0, messages: 0, acks: 0, paused: 0, peakPendingReplyBytes: 0, bytesIn: 0, bytesOut: 0 };
-  const sockets = new Set<Socket>();
+  const conns = new Set<Conn>();
   const fdWatch = new FdLimitWatch();
+  const stateOf = (conn: Conn): AckConnState => conn.state as AckConnState;
 
-  const fail = (peer: string, error: unknown): void => {
-    const code = errors.add(error, peer);
+  const fail = (peer: string, code: string, error?: Error): void => {
+    errors.add(error ?? { code }, peer);
     log?.(`[ERROR] ${peer} - ${code}`);
   };
 
-  const reply = (socket: Socket, data: Buffer | string): void => {
+  const reply = (conn: Conn, data: string): void => {
     counters.bytesOut += data.length;
-    socket.write(data);
-    const pending = socket.writableLength;
+    conn.write(data);
+    const pending = conn.pending;
     if (pending > counters.peakPendingReplyBytes) counters.peakPendingReplyBytes = pending;
-    if (pending > config.maxPendingReplyBytes && !socket.isPaused()) {
+    const state = stateOf(conn);
+    if (pending > config.maxPendingReplyBytes && !state.paused) {
       // The client is not reading: stop reading its requests until the replies drain.
-      socket.pause();
+      state.paused = true;
+      conn.pause();
       counters.paused++;
-      socket.once('drain', () => socket.resume());
     }
   };
 
-  const closeWith = (socket: Socket, message: string): void => {
+  const closeWith = (conn: Conn, message: string): void => {
     counters.bytesOut += message.length;
-    socket.end(message);
-    // Whatever else it sends is read and dropped, so its FIN still reaches us and the socket closes;
-    // a peer that never closes its side is cut off after a short linger.
-    socket.removeAllListeners('data');
-    socket.on('data', () => {});
-    socket.resume();
-    socket.setTimeout(CLOSE_LINGER_MS, () => socket.destroy());
+    const state = stateOf(conn);
+    // Whatever else it sends is read and dropped, so its FIN still reaches us and the connection
+    // closes; a peer that never closes its side is cut off after a short linger.
+    state.closing = true;
+    conn.end(message);
+    if (state.paused) conn.resume();
+    setTimeout(() => conn.destroy(), CLOSE_LINGER_MS).unref();
   };
 
-  const handle = (socket: Socket): void => {
-    const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    socket.on('error', (error) => fail(peer, error));
-    if (config.maxConnections > 0 && sockets.size >= config.maxConnections) {
+  const onLines = (conn: Conn, state: AckConnState, chunk: Buffer): void => {
+    const events = state.splitter!.push(chunk);
+    if (events.length === 0) return;
+    // Many lines in one read leave as one write.
+    let batch = '';
+    for (const event of events) {
+      if ('overflow' in event) {
+        errors.add({ code: 'ELINETOOLONG' }, conn.peer);
+        log?.(`[ERROR] ${conn.peer} - line too long (over ${config.maxLineLength} bytes)`);
+        if (batch) reply(conn, batch);
+        closeWith(conn, ERR_TOO_LONG);
+        return;
+      }
+      counters.messages++;
+      if (log) log(`[DATA] ${conn.peer} sent: ${preview(event.line)}`);
+      batch += `ACK ${event.line.toString('latin1')}\n`;
+      counters.acks++;
+    }
+    reply(conn, batch);
+  };
+
+  const events: ConnEvents = {
+    data(conn, chunk) {
+      const state = stateOf(conn);
+      if (state.closing) return;
+      counters.bytesIn += chunk.length;
+      if (config.idleTimeoutMs > 0) state.lastActivity = performance.now();
+      if (state.splitter) return onLines(conn, state, chunk);
+      counters.messages++;
+      log?.(`[DATA] ${conn.peer} sent: ${preview(chunk)}`);
+      reply(conn, PRIOR_ART_ACK_TEXT);
+      counters.acks++;
+    },
+    // A client may end its writes and still read: answer what came, then close our side.
+    end: (conn) => conn.end(),
+    error: (conn, code, error) => fail(conn.peer, code, error),
+    close(conn) {
+      conns.delete(conn);
+      log?.(`[DISCONNECT] ${conn.peer} disconnected`);
+    },
+    drain(conn) {
+      const state = stateOf(conn);
+      if (!state.paused) return;
+      state.paused = false;
+      conn.resume();
+    },
+  };
+
+  const onConnection = (conn: Conn): void => {
+    conn.state = { splitter: undefined, paused: false, closing: false, lastActivity: performance.now() } satisfies AckConnState;
+    if (config.maxConnections > 0 && conns.size >= config.maxConnections) {
       counters.rejected++;
-      log?.(`[REJECT] ${peer} - too many connections (${sockets.size} open)`);
-      closeWith(socket, ERR_TOO_MANY);
+      log?.(`[REJECT] ${conn.peer} - too many connections (${conns.size} open)`);
+      closeWith(conn, ERR_TOO_MANY);
       return;
     }
     counters.accepted++;
-    sockets.add(socket);
-    log?.(`[CONNECT] ${peer} connected`);
-    if (fdWatch.check(sockets.size)) {
+    conns.add(conn);
+    log?.(`[CONNECT] ${conn.peer} connected`);
+    if (fdWatch.check(conns.size)) {
       // From here the OS refuses accepts and libuv closes those connections without telling Node.
       errors.add({ code: 'EMFILE', message: `at the file-descriptor limit (${fdWatch.softLimit})` }, 'accept');
       (log ?? console.error)(`[ERROR] accept - EMFILE: at the file-descriptor limit (${fdWatch.softLimit} open files); new connections are closed until some end. ${limitHint('EMFILE')}`);
     }
-    socket.setNoDelay(true);
-    if (config.idleTimeoutMs > 0) {
-      socket.setTimeout(config.idleTimeoutMs, () => {
-        log?.(`[TIMEOUT] ${peer} idle for ${config.idleTimeoutMs}ms`);
-        closeWith(socket, ERR_IDLE);
-      });
-    }
-    socket.once('close', () => {
-      sockets.delete(socket);
-      log?.(`[DISCONNECT] ${peer} disconnected`);
-    });
-    // A client may end its writes and still read: answer what came, then close our side.
-    socket.on('end', () => socket.end());
-
-    if (config.framing === 'chunk') {
-      socket.on('data', (chunk: Buffer) => {
-        counters.bytesIn += chunk.length;
-        counters.messages++;
-        log?.(`[DATA] ${peer} sent: ${preview(chunk)}`);
-        reply(socket, PRIOR_ART_ACK);
-        counters.acks++;
-      });
-      return;
-    }
-
-    const splitter = new LineSplitter(config.maxLineLength);
-    socket.on('data', (chunk: Buffer) => {
-      counters.bytesIn += chunk.length;
-      const events = splitter.push(chunk);
-      if (events.length === 0) return;
-      // Many lines in one read leave as one write.
-      const batch = events.length > 1;
-      if (batch) socket.cork();
-      for (const event of events) {
-        if ('overflow' in event) {
-          errors.add({ code: 'ELINETOOLONG' }, peer);
-          log?.(`[ERROR] ${peer} - line too long (over ${config.maxLineLength} bytes)`);
-          closeWith(socket, ERR_TOO_LONG);
-          break;
-        }
-        counters.messages++;
-        if (log) log(`[DATA] ${peer} sent: ${preview(event.line)}`);
-        reply(socket, ackFor(event.line));
-        counters.acks++;
-      }
-      if (batch) socket.uncork();
-    });
+    if (config.framing === 'line') stateOf(conn).splitter = new LineSplitter(config.maxLineLength, { reusedInput: true });
   };
 
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, handle);
-  // Accept failures (EMFILE, ENFILE) reach here: count them and keep listening.
-  server.on('error', (error) => fail('accept', error));
-  server.on('drop', () => {
-    counters.rejected++;
+  const listener = await listenConns({
+    host: config.host,
+    port: config.port,
+    events,
+    onConnection,
+    onAcceptError: (code, error) => fail('accept', code, error),
   });
-  const address = await listenOn(server, config);
-  const base = makeHandle(server, address, sockets, {
+
+  // One sweep closes idle connections: cheaper than a timer per connection, checked a few times per period.
+  const idleSweep = config.idleTimeoutMs > 0
+    ? setInterval(() => {
+        const now = performance.now();
+        for (const conn of conns) {
+          const state = stateOf(conn);
+          if (state.closing || now - state.lastActivity < config.idleTimeoutMs) continue;
+          log?.(`[TIMEOUT] ${conn.peer} idle for ${config.idleTimeoutMs}ms`);
+          closeWith(conn, ERR_IDLE);
+        }
+      }, Math.max(10, Math.min(1000, config.idleTimeoutMs / 4))).unref()
+    : undefined;
+
+  const base = makeHandle(listener, listener, conns, {
     // Graceful stop: finish the replies already written, then FIN every connection.
     onStop: () => {
-      for (const socket of sockets) socket.end();
+      clearInterval(idleSweep);
+      for (const conn of conns) conn.end();
     },
   });
   return {
     ...base,
-    stats: () => ({ open: sockets.size, ...counters, errors: { ...errors.counts } }),
+    stats: () => ({ open: conns.size, ...counters, errors: { ...errors.counts } }),
   };
-}
-
-/** `ACK <line>\n` in one allocation. */
-function ackFor(line: Buffer): Buffer {
-  const ack = Buffer.allocUnsafe(line.length + 5);
-  ACK_PREFIX.copy(ack, 0);
-  line.copy(ack, 4);
-  ack[ack.length - 1] = 0x0a;
-  return ack;
 }
 
 /** A line as a log shows it: text with invalid bytes replaced, at most 200 characters. */
