@@ -3,15 +3,15 @@
 // with `rate` it is open loop: sends follow a fixed schedule and latency is measured from the intended
 // send time, so a stalled server shows up in the percentiles instead of hiding behind fewer sends.
 // Failures of any kind are counted by code and never end the run early.
-import net, { type Socket } from 'node:net';
 import { setMaxListeners } from 'node:events';
 import { LineSplitter } from '../net/lines.ts';
+import { dial, resolveHost, type Conn, type ConnEvents } from '../net/conn.ts';
 import { ErrorTally } from '../net/errors.ts';
 import type { ErrorCounts } from '../net/types.ts';
 import { shareOf, type Shard } from '../net/shard.ts';
 import { formatHostPort } from '../net/units.ts';
 import { LatencyRecorder, type LatencySummary } from '../report/latency.ts';
-import { PRIOR_ART_ACK, type Framing } from '../tcp/ack-server.ts';
+import { PRIOR_ART_ACK, PRIOR_ART_ACK_TEXT, type Framing } from '../tcp/ack-server.ts';
 
 export interface LoadOptions {
   host?: string;
@@ -103,19 +103,38 @@ function stripUndefined<T extends object>(object: T): Partial<T> {
 }
 
 interface Pending {
-  expected: Buffer;
+  /** The ack expected: a string of byte-valued characters for ASCII messages, else bytes. */
+  expected: string | Buffer;
   /** When the send was meant to happen (open loop) or happened (closed loop). */
   since: number;
 }
 
+/** Whether `bytes` are exactly the byte-valued characters of `text` (no allocation on the hot path). */
+function sameBytes(bytes: Buffer, text: string): boolean {
+  if (bytes.length !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** One set of callbacks for every client of a run; the client is the connection's state. */
+const CLIENT_EVENTS: ConnEvents = {
+  data: (conn, bytes) => (conn.state as Client).onData(bytes),
+  end: (conn) => conn.end(),
+  error: (conn, code, error) => (conn.state as Client).fail(error ?? Object.assign(new Error(code), { code })),
+  close: (conn) => (conn.state as Client).onClose(),
+  connect: (conn, code) => (conn.state as Client).onConnect(code),
+};
+
 /** One client: a connection, its queue of expected acks, and its share of the counters. */
 class Client {
-  private socket?: Socket;
+  private conn?: Conn;
   private readonly pending: Pending[] = [];
-  // Replies are read into one buffer per client (the socket's onread): no allocation per read.
+  // Reads arrive in a buffer that is reused: the splitter copies partial lines it keeps.
   private readonly splitter = new LineSplitter(1024 * 1024, { reusedInput: true });
   private chunkBuffer = Buffer.alloc(0);
   private waiter?: () => void;
+  private dialed?: (code: string | undefined) => void;
+  private closed?: () => void;
   private toSend = 0;
   private sentCount = 0;
   private window = 1;
@@ -131,53 +150,65 @@ class Client {
     const { config, counts } = this.run;
     counts.attempted++;
     const started = performance.now();
-    try {
-      this.socket = await new Promise<Socket>((resolve, reject) => {
-        const socket = net.connect({
-          host: config.host,
-          port: config.port,
-          localAddress,
-          noDelay: true,
-          onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: (bytes: number, buffer: Uint8Array) => this.onRead(bytes, buffer) },
-        });
-        const timer = setTimeout(() => {
-          socket.destroy();
-          reject(Object.assign(new Error(`connect timed out after ${config.connectTimeoutMs}ms`), { code: 'ETIMEDOUT' }));
-        }, config.connectTimeoutMs || 2 ** 31 - 1);
-        socket.once('connect', () => {
-          clearTimeout(timer);
-          socket.removeListener('error', reject);
-          resolve(socket);
-        });
-        socket.once('error', (error) => {
-          clearTimeout(timer);
-          reject(error);
-        });
-      });
-    } catch (error) {
+    let code: string | undefined = this.run.lookupError;
+    // Like net.connect, each address the host name stands for is tried in turn until one answers.
+    for (const { address } of this.run.addresses) {
+      code = await this.dialOnce(address, localAddress);
+      if (code === undefined || code === 'ETIMEDOUT') break;
+    }
+    if (code !== undefined) {
       counts.failed++;
       this.dead = true;
-      this.run.errors.add(error, `client ${this.index} connect`);
+      const message = code === 'ETIMEDOUT' ? `connect timed out after ${config.connectTimeoutMs}ms` : `connect ${code} ${formatHostPort(config.host, config.port)}`;
+      this.run.errors.add(Object.assign(new Error(message), { code }), `client ${this.index} connect`);
       return false;
     }
     this.run.connectLatency.record(performance.now() - started);
     counts.connected++;
     this.connected = true;
-    const socket = this.socket;
-    socket.on('error', (error) => this.fail(error));
-    socket.on('close', () => this.onClose());
     return true;
+  }
+
+  private dialOnce(address: string, localAddress: string | undefined): Promise<string | undefined> {
+    const { config } = this.run;
+    return new Promise((resolve) => {
+      const conn = dial({ address, port: config.port, localAddress, events: CLIENT_EVENTS, state: this });
+      const timer = setTimeout(() => {
+        this.dialed = undefined;
+        conn.destroy();
+        resolve('ETIMEDOUT');
+      }, config.connectTimeoutMs || 2 ** 31 - 1);
+      this.dialed = (code) => {
+        clearTimeout(timer);
+        this.dialed = undefined;
+        if (code === undefined) this.conn = conn;
+        resolve(code);
+      };
+    });
+  }
+
+  onConnect(code: string | undefined): void {
+    this.dialed?.(code);
   }
 
   /** Sends one message; `since` is the intended send time in open loop. */
   send(n: number, since = performance.now()): void {
-    const socket = this.socket;
-    if (!socket || this.dead) return;
-    const { config } = this.run;
-    const text = this.run.render(this.index, n);
-    this.pending.push({ expected: config.framing === 'line' ? Buffer.from(`ACK ${text}`) : PRIOR_ART_ACK, since });
-    this.run.counts.sent++;
-    socket.write(config.framing === 'line' ? `${text}\n` : text);
+    const data = this.prepare(n, since);
+    if (data !== undefined) this.conn!.write(data);
+  }
+
+  /** Records message `n` as sent and returns its bytes (undefined when the connection is gone). */
+  private prepare(n: number, since: number): string | Buffer | undefined {
+    if (!this.conn || this.dead) return undefined;
+    const run = this.run;
+    const text = run.render(this.index, n);
+    run.counts.sent++;
+    if (run.config.framing === 'chunk') {
+      this.pending.push({ expected: PRIOR_ART_ACK_TEXT, since });
+      return run.asciiMessages ? text : Buffer.from(text);
+    }
+    this.pending.push({ expected: run.asciiMessages ? `ACK ${text}` : Buffer.from(`ACK ${text}`), since });
+    return run.asciiMessages ? `${text}\n` : Buffer.from(`${text}\n`);
   }
 
   /**
@@ -203,7 +234,7 @@ class Client {
     const head = this.pending[0];
     if (!head || this.dead || now - head.since < timeoutMs) return;
     this.fail(Object.assign(new Error(`no reply within ${timeoutMs}ms`), { code: 'REPLY_TIMEOUT' }));
-    this.socket?.destroy();
+    this.conn?.destroy();
   }
 
   /** Lets a waiting sendAll() return, e.g. when the run stops. */
@@ -214,47 +245,57 @@ class Client {
   }
 
   private pump(): void {
+    // Everything the window lets out now leaves in one write (line framing; chunk framing keeps
+    // one write per message, since the prior art's server answers per read).
+    const batch = this.run.config.framing === 'line' && this.run.asciiMessages;
+    let data = '';
+    const now = performance.now();
     while (!this.dead && !this.run.stopped && this.sentCount < this.toSend && this.pending.length < this.window) {
-      this.send(this.sentCount++);
+      if (!batch) {
+        this.send(this.sentCount++, now);
+        continue;
+      }
+      data += this.prepare(this.sentCount++, now) as string;
     }
+    if (data !== '') this.conn!.write(data);
     if (this.dead || this.run.stopped || (this.sentCount >= this.toSend && this.pending.length === 0)) this.release();
   }
 
   async finish(holdMs: number): Promise<void> {
-    const socket = this.socket;
-    if (!socket || socket.destroyed) return;
+    if (!this.conn || this.conn.closed) return;
     if (holdMs > 0) await this.run.sleep(holdMs);
-    if (socket.destroyed) return;
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), this.run.config.replyTimeoutMs || 5000);
+    const conn = this.conn;
+    if (conn.closed) return;
+    const closed = new Promise<void>((resolve) => {
+      this.closed = resolve;
+    });
+    conn.end();
+    const timer = setTimeout(() => conn.destroy(), this.run.config.replyTimeoutMs || 5000);
     await closed;
     clearTimeout(timer);
   }
 
   abort(): void {
-    this.socket?.destroy();
+    this.conn?.destroy();
   }
 
-  private onRead(bytes: number, buffer: Uint8Array): boolean {
-    this.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
-    return true;
-  }
-
-  /** `chunk` is this client's read buffer: used here, never kept (the splitter copies partial lines). */
-  private onData(chunk: Buffer): void {
+  /** `chunk` is valid only during the call: used here, never kept (the splitter copies partial lines). */
+  onData(chunk: Buffer): void {
     if (this.run.config.framing === 'chunk') {
       this.chunkBuffer = Buffer.concat([this.chunkBuffer, chunk]);
       while (this.chunkBuffer.length >= PRIOR_ART_ACK.length) {
         this.settle(this.chunkBuffer.subarray(0, PRIOR_ART_ACK.length));
         this.chunkBuffer = this.chunkBuffer.subarray(PRIOR_ART_ACK.length);
       }
+      this.pump();
       return;
     }
     for (const event of this.splitter.push(chunk)) {
       if ('line' in event) this.settle(event.line);
       else this.run.counts.extra++;
     }
+    // Acks that arrived together make room together: the next messages go out in one write.
+    this.pump();
   }
 
   private settle(reply: Buffer): void {
@@ -263,30 +304,32 @@ class Client {
       this.run.counts.extra++;
       return;
     }
-    if (reply.equals(head.expected)) {
+    const expected = head.expected;
+    if (typeof expected === 'string' ? sameBytes(reply, expected) : reply.equals(expected)) {
       this.run.counts.acked++;
       this.run.ackLatency.record(performance.now() - head.since);
     } else {
       this.run.counts.mismatched++;
       if (this.run.mismatchSamples.length < 5) {
-        this.run.mismatchSamples.push(`client ${this.index}: expected ${JSON.stringify(head.expected.toString())}, got ${JSON.stringify(reply.toString())}`);
+        const wanted = typeof expected === 'string' ? expected : expected.toString();
+        this.run.mismatchSamples.push(`client ${this.index}: expected ${JSON.stringify(wanted)}, got ${JSON.stringify(reply.toString())}`);
       }
     }
-    this.pump();
   }
 
-  private fail(error: unknown): void {
+  fail(error: unknown): void {
     if (this.dead) return;
     this.dead = true;
     this.run.errors.add(error, `client ${this.index}`);
   }
 
-  private onClose(): void {
+  onClose(): void {
     if (this.pending.length > 0 && !this.dead) {
       this.fail(Object.assign(new Error(`server closed the connection with ${this.pending.length} acks outstanding`), { code: 'ECLOSED' }));
     }
     this.dead = true;
     this.release();
+    this.closed?.();
   }
 }
 
@@ -303,6 +346,11 @@ export class LoadRun {
   private startedAt = 0;
   /** The message template split at its placeholders, so rendering is a join, not a search. */
   private readonly template: Array<string | '{i}' | '{n}'>;
+  /** Messages are plain ASCII: they travel as byte strings, with no Buffer per message. */
+  readonly asciiMessages: boolean;
+  /** What the host name resolved to, once per run. */
+  addresses: Array<{ address: string }> = [];
+  lookupError?: string;
 
   constructor(options: LoadOptions = {}) {
     this.config = validateLoadOptions(options);
@@ -310,6 +358,7 @@ export class LoadRun {
     setMaxListeners(0, this.stopController.signal);
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.template = this.config.message.split(/(\{i\}|\{n\})/).filter((part) => part !== '');
+    this.asciiMessages = /^\p{ASCII}*$/u.test(this.config.message);
   }
 
   /** The text of message `n` of client `client`. */
@@ -353,6 +402,11 @@ export class LoadRun {
     const { config } = this;
     const { start, size } = shareOf(config.clients, config.shard);
     this.startedAt = performance.now();
+    try {
+      this.addresses = await resolveHost(config.host);
+    } catch (error) {
+      this.lookupError = (error as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
+    }
     // Closed loop: the duration cuts the run short. Open loop: it is the sending window (see runOpenLoop).
     const deadline = config.durationMs > 0 && config.rate === 0 ? setTimeout(() => this.stop(), config.durationMs) : undefined;
     for (let i = 0; i < size; i++) this.clients.push(new Client(start + i, this));
