@@ -105,6 +105,7 @@ export function mergeLoadResults(results: LoadResult[]): LoadResult & { shards: 
   const durationMs = Math.max(...results.map((r) => r.durationMs));
   return {
     target: unique(results.map((r) => r.target)),
+    transport: unique(results.map((r) => r.transport).filter((t) => t !== undefined)),
     clients: addCounts(results.map((r) => r.clients)),
     messages,
     errors: mergeErrors(results.map((r) => r.errors)),

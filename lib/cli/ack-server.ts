@@ -1,7 +1,7 @@
 // `connlab ack-server`: the event-driven ack server on its own, with the prior art's default port 5000.
 import type { Command } from 'commander';
 import { startAckServer } from '../tcp/ack-server.ts';
-import { duration, integer, oneOf, port, size } from './options.ts';
+import { TRANSPORT_FLAG, duration, integer, oneOf, port, size } from './options.ts';
 import { logLine, runServer, startTicker } from './run.ts';
 
 export function register(program: Command): void {
@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .option('--max-line <size>', 'longest line accepted; a longer one gets `ERR line too long` and its connection closes', size, 64 * 1024)
     .option('--max-connections <n>', 'most connections at once; the next gets `ERR too many connections` (0: no limit)', integer(0), 0)
     .option('--idle-timeout <duration>', 'close a connection silent this long (0: never)', duration, 0)
+    .option(TRANSPORT_FLAG.flags, TRANSPORT_FLAG.help, TRANSPORT_FLAG.parse, TRANSPORT_FLAG.default)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long open connections may finish', duration, 5000)
     .option('--stats-interval <duration>', 'with --verbose, how often the gauges are printed', duration, 5000)
     .option('--verbose', 'log every connect, message and disconnect ([CONNECT] [DATA] [DISCONNECT]) and print the gauges every --stats-interval')
@@ -27,8 +28,9 @@ export function register(program: Command): void {
         maxConnections: options.maxConnections,
         idleTimeoutMs: options.idleTimeout,
         log: options.verbose ? logLine : undefined,
+        transport: options.transport,
       });
-      logLine(`[SERVER] Listening on ${server.host}:${server.port} (framing ${options.framing})`);
+      logLine(`[SERVER] Listening on ${server.host}:${server.port} (framing ${options.framing}, ${options.transport} transport)`);
       const gauges = (): string => {
         const s = server.stats();
         const errors = Object.entries(s.errors).map(([code, n]) => `${code} ${n}`).join(', ') || 'none';

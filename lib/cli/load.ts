@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { LoadRun } from '../load/load-client.ts';
 import { renderLoadResult } from '../load/report.ts';
-import { collect, duration, integer, oneOf, port, shard } from './options.ts';
+import { TRANSPORT_FLAG, collect, duration, integer, oneOf, port, shard } from './options.ts';
 import { EXIT_FAILED, EXIT_OK, abortOnSignals, printResult, startTicker } from './run.ts';
 
 export function register(program: Command): void {
@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option('--duration <duration>', 'end the run after this long (with --rate: how long to send)', duration, 0)
     .option('--source-ip <address>', 'local address to connect from (repeat to use several in turn)', collect(String))
     .option('--shard <I/N>', 'run shard I of N of the clients (merge results with `connlab merge`)', shard)
+    .option(TRANSPORT_FLAG.flags, TRANSPORT_FLAG.help, TRANSPORT_FLAG.parse, TRANSPORT_FLAG.default)
     .option('--json', 'print one JSON document on stdout')
     .option('--quiet', 'no live stats on stderr')
     .addHelpText(
@@ -52,6 +53,7 @@ export function register(program: Command): void {
         sourceAddresses: options.sourceIp,
         shard: options.shard,
         signal: controller.signal,
+        transport: options.transport,
       });
       const ticker = startTicker(() => {
         const p = run.progress();

@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { parseDuration, parseHostPort, parsePort, parseSize } from '../net/units.ts';
 import { parseShard } from '../net/shard.ts';
+import { DEFAULT_TRANSPORT, type Transport } from '../net/conn.ts';
 
 function wrap<T>(parse: (text: string) => T): (text: string) => T {
   return (text) => {
@@ -43,6 +44,14 @@ export function oneOf<T extends string>(...choices: T[]): (text: string) => T {
     return text as T;
   });
 }
+
+/** `--transport`: what carries a command's connections. Same words and default in every command that has it. */
+export const TRANSPORT_FLAG = {
+  flags: '--transport <kind>',
+  help: 'what carries the connections: libuv (bare libuv TCP handles: one read and one write system call per message, little else; the default where Node has them) or net (net.Socket, the fallback)',
+  parse: oneOf<Transport>('libuv', 'net'),
+  default: DEFAULT_TRANSPORT,
+};
 
 /** Collects a repeatable option into an array. */
 export function collect<T>(parse: (text: string) => T): (text: string, previous: T[] | undefined) => T[] {

@@ -5,7 +5,7 @@
 // Failures of any kind are counted by code and never end the run early.
 import { setMaxListeners } from 'node:events';
 import { LineSplitter } from '../net/lines.ts';
-import { dial, resolveHost, type Conn, type ConnEvents } from '../net/conn.ts';
+import { DEFAULT_TRANSPORT, checkTransport, dial, resolveHost, type Conn, type ConnEvents, type Transport } from '../net/conn.ts';
 import { ErrorTally } from '../net/errors.ts';
 import type { ErrorCounts } from '../net/types.ts';
 import { shareOf, type Shard } from '../net/shard.ts';
@@ -39,10 +39,14 @@ export interface LoadOptions {
   sourceAddresses?: string[];
   shard?: Shard;
   signal?: AbortSignal;
+  /** What carries the connections: bare libuv handles (the default where Node has them) or net sockets. */
+  transport?: Transport;
 }
 
 export interface LoadResult {
   target: string;
+  /** What carried the connections: `libuv` handles or `net` sockets (merged shards: each one used, comma-separated). */
+  transport: string;
   clients: { attempted: number; connected: number; failed: number };
   messages: { planned: number; sent: number; acked: number; mismatched: number; missing: number; extra: number };
   errors: ErrorCounts;
@@ -82,7 +86,7 @@ const DEFAULTS = {
   durationMs: 0,
 };
 
-type Config = typeof DEFAULTS & Pick<LoadOptions, 'sourceAddresses' | 'shard' | 'signal'>;
+type Config = typeof DEFAULTS & Pick<LoadOptions, 'sourceAddresses' | 'shard' | 'signal' | 'transport'>;
 
 export function validateLoadOptions(options: LoadOptions): Config {
   const config: Config = { ...DEFAULTS, ...stripUndefined(options) };
@@ -94,6 +98,7 @@ export function validateLoadOptions(options: LoadOptions): Config {
   if (!Number.isInteger(config.pipeline) || config.pipeline < 1) throw new RangeError('pipeline must be at least 1');
   if (!(config.rate >= 0)) throw new RangeError('rate must be >= 0');
   if (config.framing !== 'line' && config.framing !== 'chunk') throw new RangeError('framing must be line or chunk');
+  checkTransport(config.transport);
   if (config.framing === 'line' && /[\r\n]/.test(config.message)) throw new RangeError('with line framing the message cannot contain a line break');
   return config;
 }
@@ -172,7 +177,7 @@ class Client {
   private dialOnce(address: string, localAddress: string | undefined): Promise<string | undefined> {
     const { config } = this.run;
     return new Promise((resolve) => {
-      const conn = dial({ address, port: config.port, localAddress, events: CLIENT_EVENTS, state: this });
+      const conn = dial({ address, port: config.port, localAddress, events: CLIENT_EVENTS, state: this, transport: config.transport });
       const timer = setTimeout(() => {
         this.dialed = undefined;
         conn.destroy();
@@ -485,6 +490,7 @@ export class LoadRun {
       counts.extra === 0 && counts.sent === counts.planned && this.errors.total === 0;
     return {
       target: formatHostPort(config.host, config.port),
+      transport: config.transport ?? DEFAULT_TRANSPORT,
       clients: { attempted: counts.attempted, connected: counts.connected, failed: counts.failed },
       messages: { planned: counts.planned, sent: counts.sent, acked: counts.acked, mismatched: counts.mismatched, missing, extra: counts.extra },
       errors: { ...this.errors.counts },

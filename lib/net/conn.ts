@@ -61,13 +61,26 @@ export interface ListenConnOptions {
   onConnection(conn: Conn): void;
   /** accept() failed (EMFILE, ENFILE): the listener keeps going. */
   onAcceptError(code: string, error?: Error): void;
+  transport?: Transport;
 }
 
-/** Which transport carries connections here. */
-export const CONN_KIND: 'libuv' | 'net' = LIBUV ? 'libuv' : 'net';
+export type Transport = 'libuv' | 'net';
+/** Which transport carries connections unless told otherwise: libuv handles where the binding is there. */
+export const DEFAULT_TRANSPORT: Transport = LIBUV ? 'libuv' : 'net';
+
+/** Throws a RangeError unless `transport` is undefined, `libuv` or `net`. */
+export function checkTransport(transport: unknown): void {
+  if (transport !== undefined && transport !== 'libuv' && transport !== 'net') throw new RangeError(`transport must be libuv or net, not ${String(transport)}`);
+}
+
+/** Whether `transport` (default: DEFAULT_TRANSPORT) means libuv handles; asking for them where they are missing is an error. */
+function useLibuv(transport: Transport | undefined): boolean {
+  if (transport === 'libuv' && !LIBUV) throw new Error('libuv handles are not available in this Node (or CONNLAB_LEAN_SOCKETS=0): use the net transport');
+  return (transport ?? DEFAULT_TRANSPORT) === 'libuv';
+}
 
 export async function listenConns(options: ListenConnOptions): Promise<ConnListener> {
-  return LIBUV ? listenLean(options) : listenNet(options);
+  return useLibuv(options.transport) ? listenLean(options) : listenNet(options);
 }
 
 export interface DialOptions {
@@ -76,11 +89,12 @@ export interface DialOptions {
   localAddress?: string;
   events: ConnEvents;
   state?: unknown;
+  transport?: Transport;
 }
 
 /** Starts a dial to an IP address; the outcome arrives through events.connect, never synchronously. */
 export function dial(options: DialOptions): Conn {
-  return LIBUV ? LeanConn.dial(options) : NetConn.dial(options);
+  return useLibuv(options.transport) ? LeanConn.dial(options) : NetConn.dial(options);
 }
 
 /** The addresses a host name stands for, in the order to try them (as net.connect would). */

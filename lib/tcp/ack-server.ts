@@ -4,7 +4,7 @@
 // `ACK from server` per read. Limits (line length, connections, idle time) answer with an error line and
 // close only the offending connection, and a client that never reads its replies is paused, not buffered.
 import { makeHandle } from '../net/listen.ts';
-import { listenConns, type Conn, type ConnEvents } from '../net/conn.ts';
+import { DEFAULT_TRANSPORT, checkTransport, listenConns, type Conn, type ConnEvents, type Transport } from '../net/conn.ts';
 import { LineSplitter } from '../net/lines.ts';
 import { ErrorTally, limitHint } from '../net/errors.ts';
 import { FdLimitWatch } from '../net/fd-limit.ts';
@@ -27,9 +27,13 @@ export interface AckServerOptions {
   maxPendingReplyBytes?: number;
   /** Receives the prior art's `[CONNECT]`, `[DATA]`, `[DISCONNECT]`, `[ERROR]` lines. */
   log?: (line: string) => void;
+  /** What carries the connections: bare libuv handles (the default where Node has them) or net sockets. */
+  transport?: Transport;
 }
 
 export interface AckServerStats {
+  /** What carries the connections: `libuv` handles or `net` sockets. */
+  transport: Transport;
   /** Connections open now. */
   open: number;
   accepted: number;
@@ -67,13 +71,14 @@ const DEFAULTS = {
   maxPendingReplyBytes: 256 * 1024,
 };
 
-export function validateAckServerOptions(options: AckServerOptions): Required<Omit<AckServerOptions, 'log'>> & Pick<AckServerOptions, 'log'> {
+export function validateAckServerOptions(options: AckServerOptions): Required<Omit<AckServerOptions, 'log' | 'transport'>> & Pick<AckServerOptions, 'log' | 'transport'> {
   const merged = { ...DEFAULTS, ...options };
   if (merged.framing !== 'line' && merged.framing !== 'chunk') throw new RangeError(`framing must be line or chunk, not ${merged.framing}`);
   for (const key of ['maxLineLength', 'maxConnections', 'idleTimeoutMs', 'maxPendingReplyBytes', 'port'] as const) {
     if (!Number.isInteger(merged[key]) || merged[key] < 0) throw new RangeError(`${key} must be a whole number >= 0`);
   }
   if (merged.maxLineLength < 1) throw new RangeError('maxLineLength must be at least 1');
+  checkTransport(merged.transport);
   return merged;
 }
 
@@ -198,7 +203,9 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
     events,
     onConnection,
     onAcceptError: (code, error) => fail('accept', code, error),
+    transport: config.transport,
   });
+  const transport = config.transport ?? DEFAULT_TRANSPORT;
 
   // One sweep closes idle connections: cheaper than a timer per connection, checked a few times per period.
   const idleSweep = config.idleTimeoutMs > 0
@@ -222,7 +229,7 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
   });
   return {
     ...base,
-    stats: () => ({ open: conns.size, ...counters, errors: { ...errors.counts } }),
+    stats: () => ({ transport, open: conns.size, ...counters, errors: { ...errors.counts } }),
   };
 }
 
