@@ -221,7 +221,8 @@ class LeanConn implements Conn {
   }
 
   get pending(): number {
-    return this.closed ? 0 : this.handle.writeQueueSize;
+    // Only an async write leaves bytes in libuv's queue; asking the handle costs a call into C++.
+    return this.closed || this.asyncWrites === 0 ? 0 : this.handle.writeQueueSize;
   }
 
   write(data: Buffer | string): boolean {

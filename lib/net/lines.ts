@@ -30,26 +30,46 @@ export class LineSplitter {
    */
   push(chunk: Buffer): LineEvent[] {
     const events: LineEvent[] = [];
+    const overflow = this.each(chunk, (bytes, start, end) => {
+      events.push({ line: bytes.subarray(start, end) });
+    });
+    if (overflow >= 0) events.push({ overflow });
+    return events;
+  }
+
+  /**
+   * Feeds a chunk and calls `onLine` with each complete line as `bytes[start, end)`, without
+   * allocating for lines that lie whole in the chunk (the hot path of a busy connection). Returns -1,
+   * or the length of a line that passed maxLength (the splitter stops there, as push() does).
+   */
+  each(chunk: Buffer, onLine: (bytes: Buffer, start: number, end: number) => void): number {
     let start = 0;
     while (start < chunk.length) {
       const newline = chunk.indexOf(0x0a, start);
       const end = newline === -1 ? chunk.length : newline;
       const rawLength = this.pendingLength + (end - start);
       // One byte of slack: the last byte may be the `\r` of a CRLF, which is not part of the line.
-      if (rawLength > this.maxLength + 1) return this.overflow(events, rawLength);
+      if (rawLength > this.maxLength + 1) return this.overflow(rawLength);
       if (newline === -1) {
         this.pending.push(this.options.reusedInput ? Buffer.from(chunk.subarray(start)) : chunk.subarray(start));
         this.pendingLength = rawLength;
         break;
       }
-      let line = this.pendingLength === 0 ? chunk.subarray(start, end) : Buffer.concat([...this.pending, chunk.subarray(start, end)]);
-      if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-      if (line.length > this.maxLength) return this.overflow(events, line.length);
-      events.push({ line });
-      this.reset();
+      let bytes = chunk;
+      let from = start;
+      let to = end;
+      if (this.pendingLength > 0) {
+        bytes = Buffer.concat([...this.pending, chunk.subarray(start, end)]);
+        from = 0;
+        to = bytes.length;
+        this.reset();
+      }
+      if (to > from && bytes[to - 1] === 0x0d) to--;
+      if (to - from > this.maxLength) return this.overflow(to - from);
+      onLine(bytes, from, to);
       start = newline + 1;
     }
-    return events;
+    return -1;
   }
 
   /** What is left when the stream ends: an unterminated last line, if any. */
@@ -60,10 +80,9 @@ export class LineSplitter {
     return rest;
   }
 
-  private overflow(events: LineEvent[], length: number): LineEvent[] {
-    events.push({ overflow: length });
+  private overflow(length: number): number {
     this.reset();
-    return events;
+    return length;
   }
 
   private reset(): void {

@@ -84,6 +84,9 @@ export function validateAckServerOptions(options: AckServerOptions): Required<Om
 
 interface AckConnState {
   splitter?: LineSplitter;
+  onLine?: (bytes: Buffer, start: number, end: number) => void;
+  /** The replies to the read being handled. */
+  batch: string;
   /** Replies are not being read: reading stopped until they drain. */
   paused: boolean;
   /** An error line was sent and the connection is closing: what else arrives is dropped. */
@@ -131,24 +134,23 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
   };
 
   const onLines = (conn: Conn, state: AckConnState, chunk: Buffer): void => {
-    const events = state.splitter!.push(chunk);
-    if (events.length === 0) return;
-    // Many lines in one read leave as one write.
-    let batch = '';
-    for (const event of events) {
-      if ('overflow' in event) {
-        errors.add({ code: 'ELINETOOLONG' }, conn.peer);
-        log?.(`[ERROR] ${conn.peer} - line too long (over ${config.maxLineLength} bytes)`);
-        if (batch) reply(conn, batch);
-        closeWith(conn, ERR_TOO_LONG);
-        return;
-      }
-      counters.messages++;
-      if (log) log(`[DATA] ${conn.peer} sent: ${preview(event.line)}`);
-      batch += `ACK ${event.line.toString('latin1')}\n`;
-      counters.acks++;
-    }
-    reply(conn, batch);
+    // Every line this read finished is answered, and the answers leave in one write.
+    state.batch = '';
+    const overflow = state.splitter!.each(chunk, state.onLine!);
+    if (state.batch !== '') reply(conn, state.batch);
+    state.batch = '';
+    if (overflow < 0) return;
+    errors.add({ code: 'ELINETOOLONG' }, conn.peer);
+    log?.(`[ERROR] ${conn.peer} - line too long (over ${config.maxLineLength} bytes)`);
+    closeWith(conn, ERR_TOO_LONG);
+  };
+
+  /** Answers one line into the connection's batch (called by its splitter, bytes[start, end) is the line). */
+  const lineHandler = (conn: Conn, state: AckConnState) => (bytes: Buffer, start: number, end: number): void => {
+    counters.messages++;
+    if (log) log(`[DATA] ${conn.peer} sent: ${preview(bytes.subarray(start, end))}`);
+    state.batch += `ACK ${bytes.toString('latin1', start, end)}\n`;
+    counters.acks++;
   };
 
   const events: ConnEvents = {
@@ -179,7 +181,7 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
   };
 
   const onConnection = (conn: Conn): void => {
-    conn.state = { splitter: undefined, paused: false, closing: false, lastActivity: performance.now() } satisfies AckConnState;
+    conn.state = { splitter: undefined, batch: '', paused: false, closing: false, lastActivity: performance.now() } satisfies AckConnState;
     if (config.maxConnections > 0 && conns.size >= config.maxConnections) {
       counters.rejected++;
       log?.(`[REJECT] ${conn.peer} - too many connections (${conns.size} open)`);
@@ -194,7 +196,11 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
       errors.add({ code: 'EMFILE', message: `at the file-descriptor limit (${fdWatch.softLimit})` }, 'accept');
       (log ?? console.error)(`[ERROR] accept - EMFILE: at the file-descriptor limit (${fdWatch.softLimit} open files); new connections are closed until some end. ${limitHint('EMFILE')}`);
     }
-    if (config.framing === 'line') stateOf(conn).splitter = new LineSplitter(config.maxLineLength, { reusedInput: true });
+    if (config.framing === 'line') {
+      const state = stateOf(conn);
+      state.splitter = new LineSplitter(config.maxLineLength, { reusedInput: true });
+      state.onLine = lineHandler(conn, state);
+    }
   };
 
   const listener = await listenConns({
