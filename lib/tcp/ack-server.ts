@@ -181,6 +181,9 @@ export async function startAckServer(options: AckServerOptions = {}): Promise<Ac
   };
 
   const onConnection = (conn: Conn): void => {
+    // Asked now, while the kernel knows it: after a reset the peer's address is gone, and error
+    // samples should still say who it was.
+    void conn.peer;
     conn.state = { splitter: undefined, batch: '', paused: false, closing: false, lastActivity: performance.now() } satisfies AckConnState;
     if (config.maxConnections > 0 && conns.size >= config.maxConnections) {
       counters.rejected++;
