@@ -10,6 +10,17 @@ import { connectClient } from '../_harness/wire.ts';
 import { waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
 
+const MiB = 1024 * 1024;
+/**
+ * Bytes a sender may have written that the slow reader has not read: the kernel buffers of both hops
+ * (about 10 MiB on loopback here) plus what the balancer queues. Without backpressure it is most of
+ * the transfer.
+ */
+export const IN_FLIGHT_BOUND = 32 * MiB;
+/** Readers that stall for a second (while a balancer without backpressure would take all it gets), then read at a steady rate. */
+export const SLOW_CLIENT = { size: 256 * MiB, stallMs: scaled(1000), bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
+export const SLOW_BACKEND = { size: 64 * MiB, stallMs: scaled(1000), bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
+
 export interface Target {
   host: string;
   port: number;

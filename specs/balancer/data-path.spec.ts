@@ -7,20 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { startBackend, startBalancerTarget } from '../_harness/balancer.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
-import { checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkSlowBackend, checkSlowClient } from './_flows.ts';
+import { IN_FLIGHT_BOUND, SLOW_BACKEND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkSlowBackend, checkSlowClient } from './_flows.ts';
 import { startBrokenProxy } from '../../fixtures/broken-balancers.ts';
-import { scaled } from '../_harness/time.ts';
 
 const MiB = 1024 * 1024;
-/**
- * Bytes a sender may have written that the slow reader has not read: the kernel buffers of both hops
- * (about 10 MiB on loopback here) plus what the balancer queues. Without backpressure it is most of
- * the transfer.
- */
-const IN_FLIGHT_BOUND = 32 * MiB;
-/** Readers that stall for a second (while a balancer without backpressure would take all it gets), then read at a steady rate. */
-const SLOW_CLIENT = { size: 256 * MiB, stallMs: scaled(1000), bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
-const SLOW_BACKEND = { size: 64 * MiB, stallMs: scaled(1000), bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
 
 describe('balancer: half-close', () => {
   it('LB-HALF-001 lets a client that shut down its writes read the whole reply sent after its FIN', async () => {
