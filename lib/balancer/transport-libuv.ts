@@ -47,8 +47,6 @@ class Side {
   busy = false;
   /** Reading from it is stopped: its peer has writes queued, or it sent too much while dialing. */
   paused = false;
-  /** A write request to reuse: one that finished synchronously is never handed to libuv. */
-  req: Write | undefined = undefined;
   /** Where reads from it land (see onRead). */
   buffer: Buffer;
 
@@ -58,13 +56,24 @@ class Side {
     readonly isClient: boolean,
   ) {
     handle.side = this;
-    this.buffer = Buffer.allocUnsafe(FIRST_READ_SIZE);
+    this.buffer = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(FIRST_READ_SIZE);
   }
 }
 
-/** Reads start in a small slice of Node's shared pool (no allocation of its own) and grow for bulk. */
-const FIRST_READ_SIZE = 4095;
+/** Reads start in a small buffer and move to a large one once a read fills it (bulk transfers). */
+const FIRST_READ_SIZE = 4096;
 const BULK_READ_SIZE = 64 * 1024;
+/**
+ * Small read buffers of closed sides, handed to new ones: a new buffer per connection is external
+ * memory for V8 to account for, and at thousands of connections a second it brought full collections.
+ */
+const spareBuffers: Buffer[] = [];
+const MOST_SPARE_BUFFERS = 1024;
+/**
+ * A write request that libuv never held: a write the kernel takes whole finishes inside the call and
+ * leaves its request untouched, so one serves every such write of every connection.
+ */
+let spareWrite: Write | undefined;
 
 /** A client connection and what it is forwarded to. */
 export class Link {
@@ -159,8 +168,7 @@ function onConnection(this: ServerHandle, status: number, handle?: TcpHandle): v
   const link = new Link(transport, handle);
   const verdict = transport.core.admit(link, transport.openClients);
   if (verdict === 'drop') {
-    link.client.closed = true;
-    handle.close();
+    closeHandle(link.client, false);
     return;
   }
   handle.onread = onRead;
@@ -222,10 +230,7 @@ function abandonDial(link: Link): void {
   link.dial = undefined;
   clearTimeout(link.timer);
   const upstream = link.upstream;
-  if (upstream && !upstream.closed) {
-    upstream.closed = true;
-    upstream.handle.close();
-  }
+  if (upstream && !upstream.closed) closeHandle(upstream, false);
   link.upstream = undefined;
 }
 
@@ -329,25 +334,22 @@ function onRead(this: Handle): Buffer | undefined {
 
 /** Writes `data` to `to`; false when the connection was cut. */
 function write(to: Side, data: Buffer): boolean {
-  let req = to.req;
+  let req = spareWrite;
   if (!req) {
-    req = new (uv().stream.WriteWrap)();
-    req.handle = to.handle;
-    req.side = to;
+    req = spareWrite = new (uv().stream.WriteWrap)();
     req.oncomplete = onWritten;
   }
+  req.handle = to.handle;
+  req.side = to;
   const err = to.handle.writeBuffer(req, data);
   if (err < 0) {
     cut(to.link, to);
     return false;
   }
-  if (!uv().lastWriteWasAsync()) {
-    to.req = req;
-    return true;
-  }
+  if (!uv().lastWriteWasAsync()) return true;
   // libuv queued what the kernel did not take: hold the bytes, stop reading the source until done.
   req.buffer = data;
-  to.req = undefined;
+  spareWrite = undefined;
   to.busy = true;
   to.link.transport.core.queued(to.handle.writeQueueSize);
   const from = to.peer!;
@@ -411,9 +413,17 @@ function closeIfDone(side: Side): void {
 
 function close(side: Side): void {
   if (side.closed) return;
-  side.closed = true;
-  side.handle.close();
+  closeHandle(side, false);
   afterClose(side.link);
+}
+
+/** Closes a side's handle (with RST when `reset`), and keeps its read buffer for another side. */
+function closeHandle(side: Side, reset: boolean): void {
+  side.closed = true;
+  if (reset && side.handle.reset) side.handle.reset();
+  else side.handle.close();
+  // No read lands after close(), and a buffer a queued write still pointed into was replaced then.
+  if (side.buffer.length === FIRST_READ_SIZE && spareBuffers.length < MOST_SPARE_BUFFERS) spareBuffers.push(side.buffer);
 }
 
 /** Closes the connection at once, both sides: `failed` (an error on it) passes a reset to the other. */
@@ -421,10 +431,7 @@ function cut(link: Link, failed: Side | undefined): void {
   release(link);
   abandonDial(link);
   for (const side of [link.client, link.upstream]) {
-    if (!side || side.closed) continue;
-    side.closed = true;
-    if (failed && side !== failed && side.handle.reset) side.handle.reset();
-    else side.handle.close();
+    if (side && !side.closed) closeHandle(side, failed !== undefined && side !== failed);
   }
   afterClose(link);
 }
