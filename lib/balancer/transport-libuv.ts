@@ -429,7 +429,7 @@ function closeHandle(side: Side, reset: boolean): void {
 /** Closes the connection at once, both sides: `failed` (an error on it) passes a reset to the other. */
 function cut(link: Link, failed: Side | undefined): void {
   release(link);
-  abandonDial(link);
+  if (link.dial) abandonDial(link);
   for (const side of [link.client, link.upstream]) {
     if (side && !side.closed) closeHandle(side, failed !== undefined && side !== failed);
   }

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { expect } from 'vitest';
 import { hashUntilEnd, pushRandom, type BackendSession, type NamedBackend } from '../../fixtures/backends.ts';
 import { connectClient } from '../_harness/wire.ts';
-import { waitUntil } from '../_harness/wait.ts';
+import { nextEvent, waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
 
 const MiB = 1024 * 1024;
@@ -214,4 +214,19 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`waited ${ms}ms for ${what}`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The client resets its connection (RST) after the backend greeted it; the backend's connection must
+ * end in a reset too (ECONNRESET), not in a FIN that would pass for a complete request.
+ */
+export async function checkResetPassedOn(target: Target, backend: NamedBackend): Promise<void> {
+  const from = backend.sessions.length;
+  const client = await connectClient(target.port, target.host);
+  expect(await client.readLine()).toBe(backend.name);
+  const session = busiestSession(backend, from);
+  const closed = nextEvent<[boolean]>(session.socket, 'close', { what: "the backend's connection to close", timeout: scaled(5000) });
+  client.socket.resetAndDestroy();
+  const [hadError] = await closed;
+  expect({ backendSawReset: hadError }).toEqual({ backendSawReset: true });
 }

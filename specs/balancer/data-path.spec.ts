@@ -7,10 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { startBackend, startBalancerTarget } from '../_harness/balancer.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
-import { IN_FLIGHT_BOUND, SLOW_BACKEND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkSlowBackend, checkSlowClient } from './_flows.ts';
+import { IN_FLIGHT_BOUND, SLOW_BACKEND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkResetPassedOn, checkSlowBackend, checkSlowClient } from './_flows.ts';
 import { startBrokenProxy } from '../../fixtures/broken-balancers.ts';
 
 const MiB = 1024 * 1024;
+const resetIsLibs = libOnlyReason('balancer', 'passing a reset on as a reset is lib/\'s choice; other balancers may end the backend side with a FIN');
 
 describe('balancer: half-close', () => {
   it('LB-HALF-001 lets a client that shut down its writes read the whole reply sent after its FIN', async () => {
@@ -32,6 +33,12 @@ describe('balancer: bytes and backpressure', () => {
     await using balancer = await startBalancerTarget([a.port]);
     await checkBothWays(balancer, a, 64 * MiB);
     if (balancer.stats) expect(balancer.stats().backends[0]).toMatchObject({ bytesToBackend: 64 * MiB, bytesFromBackend: 64 * MiB + 2 });
+  });
+
+  it.skipIf(resetIsLibs)('LB-DATA-002 passes a client\'s reset on to its backend as a reset, not as a FIN', async () => {
+    await using a = await startBackend(0, 'a');
+    await using balancer = await startBalancerTarget([a.port]);
+    await checkResetPassedOn(balancer, a);
   });
 
   it('LB-FLOW-001 pushes 256 MiB to a client that stalls for a second and then reads slowly, with at most 32 MiB sent and unread, and queues little itself', async () => {

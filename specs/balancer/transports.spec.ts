@@ -8,7 +8,7 @@ import { LEAN_KIND } from '../../lib/net/libuv.ts';
 import { announceSkip } from '../_harness/skip.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { deadBackendPort, reachNames, startBackend, startBalancerTarget, tally } from '../_harness/balancer.ts';
-import { IN_FLIGHT_BOUND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkSlowClient } from './_flows.ts';
+import { IN_FLIGHT_BOUND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkResetPassedOn, checkSlowClient } from './_flows.ts';
 
 const MiB = 1024 * 1024;
 /** The transport the rest of the family does not run on. */
@@ -51,6 +51,12 @@ describe.skipIf(skip)(`balancer: the same behaviors on the ${other ?? 'net'} tra
     const result = await checkSlowClient(balancer, a, SLOW_CLIENT);
     expect(result.maxInFlight).toBeLessThanOrEqual(IN_FLIGHT_BOUND);
     expect(balancer.stats!().peakBufferedBytes).toBeLessThanOrEqual(128 * 1024);
+  });
+
+  it('LB-NET-006 passes a client\'s reset on to its backend as a reset on the other transport', async () => {
+    await using a = await startBackend(0, 'a');
+    await using balancer = await startBalancerTarget([a.port], options);
+    await checkResetPassedOn(balancer, a);
   });
 
   it('LB-NET-005 gives a backend that is down from the start nothing, and none of 100 connections fails, on the other transport', async () => {
