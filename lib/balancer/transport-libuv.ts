@@ -142,14 +142,14 @@ class Transport {
     if (this.links.size === 0) this.onEmpty?.();
   }
 
+  /** Stops accepting; resolves once every connection is gone too (idle timeouts apply meanwhile). */
   stop(): Promise<void> {
-    clearInterval(this.idleTimer);
     const closed = new Promise<void>((resolve) => this.server.close(resolve));
     const empty = new Promise<void>((resolve) => {
       if (this.links.size === 0) resolve();
       else this.onEmpty = resolve;
     });
-    return Promise.all([closed, empty]).then(() => undefined);
+    return Promise.all([closed, empty]).then(() => clearInterval(this.idleTimer));
   }
 
   cutAll(): void {
@@ -208,6 +208,11 @@ function dial(link: Link): void {
     connectFailed(link, codeOf(err));
     return;
   }
+  // Reading starts now, with the dial in flight, so libuv registers the socket with epoll once for
+  // both (libuv completes the connect before it reads anything).
+  handle.onread = onRead;
+  handle.useUserBuffer(link.upstream.buffer);
+  handle.readStart();
   link.timer = setTimeout(onConnectTimeout, core.config.connectTimeoutMs, link);
 }
 
@@ -253,13 +258,6 @@ function splice(link: Link): void {
   client.peer = upstream;
   upstream.peer = client;
   upstream.handle.setNoDelay(true);
-  upstream.handle.onread = onRead;
-  upstream.handle.useUserBuffer(upstream.buffer);
-  const err = upstream.handle.readStart();
-  if (err < 0) {
-    cut(link, upstream);
-    return;
-  }
   // What the client sent while the backend was connecting goes first, in one write.
   const early = link.early;
   if (early) {
