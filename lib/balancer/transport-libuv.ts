@@ -311,6 +311,8 @@ function onRead(this: Handle): Buffer | undefined {
     }
     return undefined;
   }
+  // 0: the socket had nothing more (EAGAIN). With a user buffer, Node passes that on too.
+  if (n === 0) return undefined;
   if (n !== UV_EOF) {
     cut(link, side); // ECONNRESET and friends: the other side gets a reset too
     return undefined;

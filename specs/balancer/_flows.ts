@@ -230,3 +230,21 @@ export async function checkResetPassedOn(target: Target, backend: NamedBackend):
   const [hadError] = await closed;
   expect({ backendSawReset: hadError }).toEqual({ backendSawReset: true });
 }
+
+/**
+ * The client sends messages of each size in `sizes`, one at a time, and the backend (echo mode)
+ * sends each back: sizes that fill a proxy's read buffer exactly are where a read that finds nothing
+ * more can be mistaken for the end. The connection must carry every message and a last line after.
+ */
+export async function checkExactReads(target: Target, backend: NamedBackend, sizes: number[]): Promise<void> {
+  await using client = await connectClient(target.port, target.host);
+  expect(await client.readLine()).toBe(backend.name);
+  for (const size of sizes) {
+    const message = Buffer.alloc(size, 0x61 + (size % 26));
+    await client.write(message);
+    const echoed = await client.readBytes(size, scaled(5000));
+    expect({ size, same: echoed.equals(message) }).toEqual({ size, same: true });
+  }
+  await client.write('still open\n');
+  expect(await client.readLine()).toBe('still open');
+}

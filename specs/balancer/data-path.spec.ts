@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { startBackend, startBalancerTarget } from '../_harness/balancer.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
-import { IN_FLIGHT_BOUND, SLOW_BACKEND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkResetPassedOn, checkSlowBackend, checkSlowClient } from './_flows.ts';
+import { IN_FLIGHT_BOUND, SLOW_BACKEND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkExactReads, checkResetPassedOn, checkSlowBackend, checkSlowClient } from './_flows.ts';
 import { startBrokenProxy } from '../../fixtures/broken-balancers.ts';
 
 const MiB = 1024 * 1024;
@@ -33,6 +33,12 @@ describe('balancer: bytes and backpressure', () => {
     await using balancer = await startBalancerTarget([a.port]);
     await checkBothWays(balancer, a, 64 * MiB);
     if (balancer.stats) expect(balancer.stats().backends[0]).toMatchObject({ bytesToBackend: 64 * MiB, bytesFromBackend: 64 * MiB + 2 });
+  });
+
+  it('LB-DATA-003 carries messages of exactly 4 KiB and 64 KiB each way (a read buffer filled to the byte) and keeps the connection open for the next', async () => {
+    await using a = await startBackend(0, 'a');
+    await using balancer = await startBalancerTarget([a.port]);
+    await checkExactReads(balancer, a, [4096, 65536, 4096 + 65536]);
   });
 
   it.skipIf(resetIsLibs)('LB-DATA-002 passes a client\'s reset on to its backend as a reset, not as a FIN', async () => {
