@@ -1,10 +1,12 @@
 // Benchmark: wrk through connlab's balancer over two nginx backends, beside HAProxy (mode tcp, balance
 // roundrobin, one thread) and nginx's stream proxy (one worker) over the same backends, in one run.
 // Two workloads: keep-alive requests, and `Connection: close` (a new connection through the balancer
-// for every request). Figures are requests per second and ratios to HAProxy measured in the same run;
+// for every request). Figures are requests per second and ratios to HAProxy measured in the same round;
 // the targets are 0.9 (keep-alive) and 0.6 (new connection per request). A minimal Node pipe proxy
-// (pipe() both ways, round-robin, nothing else) runs beside them as the floor a Node balancer starts from. Rounds alternate the proxies
-// so drift on a shared machine hits them alike; the median round is reported.
+// (pipe() both ways, round-robin, nothing else) runs beside them as the floor a Node balancer starts from,
+// and connlab runs twice: on bare libuv handles (its default) and on its net.Socket fallback. Rounds alternate the proxies
+// so drift on a shared machine hits them alike; each ratio is taken within a round, and the median over
+// rounds is reported beside every round's.
 //
 //   npm run bench:balancer [-- --duration 5s --rounds 3 --connections 50 --json]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -61,8 +63,8 @@ async function waitForPort(port: number, child: ChildProcess, name: string): Pro
 }
 
 const children: ChildProcess[] = [];
-function start(name: string, command: string, argv: string[]): ChildProcess {
-  const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+function start(name: string, command: string, argv: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   child.on('exit', (code, signal) => {
@@ -162,18 +164,17 @@ backend be
       log(`nginx stream proxy skipped: ${STREAM_MODULE} is missing (bench/install-tools.sh installs libnginx-mod-stream)`);
     }
 
-    const connlab = start('connlab balancer', process.execPath, [
-      path.join(ROOT, 'bin/connlab.js'),
-      'balancer',
-      '--port',
-      String(connlabPort),
-      '--backend',
-      `127.0.0.1:${backendA}`,
-      '--backend',
-      `127.0.0.1:${backendB}`,
-    ]);
-    await waitForPort(connlabPort, connlab, 'connlab balancer');
-    targets.push({ name: 'connlab', port: connlabPort });
+    // connlab on its default transport (bare libuv handles) and on its net.Socket fallback.
+    const variants = [
+      { name: 'connlab', port: connlabPort, env: process.env },
+      { name: 'connlab net', port: await freePort(), env: { ...process.env, CONNLAB_LEAN_SOCKETS: '0' } },
+    ];
+    for (const variant of variants) {
+      const argv = ['balancer', '--port', String(variant.port), '--backend', `127.0.0.1:${backendA}`, '--backend', `127.0.0.1:${backendB}`];
+      const child = start(variant.name, process.execPath, [path.join(ROOT, 'bin/connlab.js'), ...argv], variant.env);
+      await waitForPort(variant.port, child, variant.name);
+      targets.push({ name: variant.name, port: variant.port });
+    }
 
     // The floor a Node balancer is judged against: pipe() both ways, round-robin, nothing else.
     const minimalPort = await freePort();
@@ -196,40 +197,58 @@ backend be
       { name: 'Connection: close', close: true, target: 0.6 },
     ];
     const samples = new Map<string, number[]>();
+    // Each proxy's ratio to HAProxy within the same round: the machine's drift between rounds cancels.
+    const paired = new Map<string, number[]>();
+    const push = (map: Map<string, number[]>, key: string, value: number): void => void map.set(key, [...(map.get(key) ?? []), value]);
     let errors = 0;
     log(`wrk -t1 -c${connections} -d${durationS}s, ${rounds} rounds, proxies alternating; nginx backends on :${backendA} :${backendB}`);
     for (const workload of workloads) {
       for (const target of targets) wrk(target.port, workload.close); // warm-up, not counted
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
+        const rps = new Map<string, number>();
         for (const target of order) {
           const result = wrk(target.port, workload.close);
           errors += result.errors;
-          const key = `${workload.name}|${target.name}`;
-          samples.set(key, [...(samples.get(key) ?? []), result.requestsPerSecond]);
+          rps.set(target.name, result.requestsPerSecond);
+          push(samples, `${workload.name}|${target.name}`, result.requestsPerSecond);
           log(`  ${workload.name.padEnd(18)} ${target.name.padEnd(13)} ${Math.round(result.requestsPerSecond)} req/s${result.errors ? `, ${result.errors} errors` : ''}`);
         }
+        const reference = rps.get('haproxy')!;
+        for (const target of targets) push(paired, `${workload.name}|${target.name}`, rps.get(target.name)! / reference);
+        log(`  round ${round + 1} ratios to haproxy: ${targets.map((t) => `${t.name} ${(rps.get(t.name)! / reference).toFixed(2)}`).join(', ')}`);
       }
     }
 
-    const results = workloads.map((workload) => {
-      const reference = median(samples.get(`${workload.name}|haproxy`)!);
-      return {
-        workload: workload.name,
-        target: workload.target,
-        proxies: targets.map((target) => {
-          const rps = median(samples.get(`${workload.name}|${target.name}`)!);
-          return { proxy: target.name, requestsPerSecond: Math.round(rps), ratioToHaproxy: Number((rps / reference).toFixed(2)) };
-        }),
-      };
-    });
+    const results = workloads.map((workload) => ({
+      workload: workload.name,
+      target: workload.target,
+      proxies: targets.map((target) => {
+        const key = `${workload.name}|${target.name}`;
+        const ratios = paired.get(key)!;
+        return {
+          proxy: target.name,
+          requestsPerSecond: Math.round(median(samples.get(key)!)),
+          /** The median over rounds of the ratio to HAProxy in the same round. */
+          ratioToHaproxy: Number(median(ratios).toFixed(2)),
+          roundRatios: ratios.map((r) => Number(r.toFixed(2))),
+        };
+      }),
+    }));
     if (args.json) {
       process.stdout.write(`${JSON.stringify({ durationS, rounds, connections, errors, results }, null, 2)}\n`);
     } else {
       const rows = results.flatMap((r) =>
-        r.proxies.map((p) => [r.workload, p.proxy, String(p.requestsPerSecond), p.ratioToHaproxy.toFixed(2), p.proxy === 'connlab' ? `${r.target} ${p.ratioToHaproxy >= r.target ? 'met' : 'missed'}` : '']),
+        r.proxies.map((p) => [
+          r.workload,
+          p.proxy,
+          String(p.requestsPerSecond),
+          p.ratioToHaproxy.toFixed(2),
+          p.roundRatios.map((x) => x.toFixed(2)).join(' '),
+          p.proxy === 'connlab' ? `${r.target} ${p.ratioToHaproxy >= r.target ? 'met' : 'missed'}` : '',
+        ]),
       );
-      process.stdout.write(`${renderTable(['workload', 'proxy', 'req/s (median)', 'ratio to haproxy', 'target'], rows)}\n`);
+      process.stdout.write(`${renderTable(['workload', 'proxy', 'req/s (median)', 'ratio to haproxy (median of rounds)', 'each round', 'target'], rows)}\n`);
       if (errors) process.stdout.write(`wrk reported ${errors} socket errors or non-2xx responses in all\n`);
     }
   } finally {

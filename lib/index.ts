@@ -38,6 +38,7 @@ export {
   type BackendStats,
   type HealthCheckOptions,
   type Strategy,
+  type TransportKind,
 } from './balancer/index.ts';
 
 export { startSlowServer, type SlowServer, type SlowServerOptions, type SlowServerStats } from './http-keepalive/slow-server.ts';

@@ -1,9 +1,12 @@
 // The balancer's options, their defaults and their validation, in one place. A backend is given as an
 // object or as the command line's text `HOST:PORT[,weight=N][,name=NAME]`; both end up as a
 // BackendConfig with a weight and a name (by default its `host:port`).
+import { LEAN_KIND } from '../net/libuv.ts';
 import { formatHostPort, parseHostPort } from '../net/units.ts';
 
 export type Strategy = 'round-robin' | 'least-connections';
+/** What carries the bytes: Node's bare libuv TCP handles, or net.Socket. */
+export type TransportKind = 'libuv' | 'net';
 export const STRATEGIES: readonly Strategy[] = ['round-robin', 'least-connections'];
 
 export interface BackendSpec {
@@ -62,6 +65,11 @@ export interface BalancerOptions {
   log?: (line: string) => void;
   /** Also log every connection (`[FORWARDING] ...`), as the prior art did. */
   logConnections?: boolean;
+  /**
+   * `libuv` (the default where Node has the binding and CONNLAB_LEAN_SOCKETS is not 0) moves bytes with
+   * bare libuv handles; `net` with net.Socket. Both behave the same; libuv is faster.
+   */
+  transport?: TransportKind;
 }
 
 export interface BalancerConfig {
@@ -80,6 +88,7 @@ export interface BalancerConfig {
   statsHost: string;
   log: ((line: string) => void) | undefined;
   logConnections: boolean;
+  transport: TransportKind;
 }
 
 const DEFAULTS = {
@@ -145,7 +154,10 @@ export function validateBalancerOptions(options: BalancerOptions): BalancerConfi
     statsHost: options.statsHost ?? DEFAULTS.statsHost,
     log: options.log,
     logConnections: options.logConnections ?? false,
+    transport: options.transport ?? LEAN_KIND,
   };
+  if (config.transport !== 'libuv' && config.transport !== 'net') throw new RangeError(`transport must be libuv or net, not ${config.transport}`);
+  if (config.transport === 'libuv' && LEAN_KIND !== 'libuv') throw new RangeError('transport libuv: Node\'s libuv TCP handles are not available here (or CONNLAB_LEAN_SOCKETS=0 turned them off)');
   if (!STRATEGIES.includes(config.strategy)) throw new RangeError(`strategy must be ${STRATEGIES.join(' or ')}, not ${config.strategy}`);
   const whole: Array<[string, number | undefined]> = [
     ['port', config.port],

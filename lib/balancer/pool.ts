@@ -38,6 +38,8 @@ export class Backend {
   readonly weight: number;
   /** The address connections go to: the host resolved once at start, so no lookup per connection. */
   address: string;
+  /** IPv4 or IPv6: which connect call `address` needs. */
+  family: 4 | 6;
   state: BackendState = 'up';
   reason: string | undefined;
   active = 0;
@@ -64,6 +66,7 @@ export class Backend {
     this.port = config.port;
     this.weight = config.weight;
     this.address = config.host;
+    this.family = net.isIPv6(config.host) ? 6 : 4;
   }
 
   stats(): BackendStats {
@@ -108,6 +111,7 @@ export class BackendPool {
           const addresses = await lookup(backend.host, { all: true });
           addresses.sort((a, b) => a.family - b.family);
           backend.address = addresses[0].address;
+          backend.family = addresses[0].family === 6 ? 6 : 4;
         } catch (error) {
           throw new RangeError(`backend ${backend.name}: cannot resolve ${backend.host} (${errorCode(error)})`, { cause: error });
         }

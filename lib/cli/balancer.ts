@@ -1,7 +1,7 @@
 // `connlab balancer`: the L4 balancer on the prior art's port 4000 over localhost:5000 and :5001.
 import type { Command } from 'commander';
 import { startBalancer } from '../balancer/balancer.ts';
-import { STRATEGIES, parseBackend, type Strategy } from '../balancer/options.ts';
+import { STRATEGIES, parseBackend, type Strategy, type TransportKind } from '../balancer/options.ts';
 import { formatHostPort, formatSize } from '../net/units.ts';
 import { collect, duration, integer, oneOf, port } from './options.ts';
 import { InvalidArgumentError } from 'commander';
@@ -34,6 +34,7 @@ export function register(program: Command): void {
     .option('--rise <n>', 'consecutive passed checks that bring it back', integer(1), 2)
     .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long open connections may finish before they are cut', duration, 5000)
     .option('--stats-port <n>', 'serve /stats (JSON) and /metrics (Prometheus) over HTTP on this port (0: a free one)', port)
+    .option('--transport <kind>', "what moves the bytes: libuv (Node's bare TCP handles, the default where available) or net (net.Socket; also CONNLAB_LEAN_SOCKETS=0)", oneOf<TransportKind>('libuv', 'net'))
     .option('--verbose', 'log every connection ([FORWARDING] ...) and a stats line every second')
     .addHelpText(
       'after',
@@ -60,12 +61,13 @@ export function register(program: Command): void {
         statsPort: options.statsPort,
         log: logLine,
         logConnections: Boolean(options.verbose),
+        transport: options.transport,
       }).catch((error: Error) => {
         // A backend that cannot be resolved or a list that names one twice is a usage error.
         throw error instanceof RangeError ? Object.assign(error, { code: 'EUSAGE' }) : error;
       });
       const names = backends.map((b: { name: string; weight: number }) => (b.weight === 1 ? b.name : `${b.name} (weight ${b.weight})`)).join(', ');
-      logLine(`[LOAD BALANCER] Listening on ${formatHostPort(balancer.host, balancer.port)}, ${options.strategy} over ${names}`);
+      logLine(`[LOAD BALANCER] Listening on ${formatHostPort(balancer.host, balancer.port)}, ${options.strategy} over ${names} (${balancer.transport} transport)`);
       if (balancer.statsPort !== undefined) logLine(`[LOAD BALANCER] stats on http://${formatHostPort('127.0.0.1', balancer.statsPort)}/stats and /metrics`);
       const ticker = startTicker(() => {
         const s = balancer.stats();

@@ -25,6 +25,8 @@ export interface BalancerTarget {
   stats?: () => BalancerStats;
   /** lib/'s stats HTTP port, when asked for. */
   statsPort?: number;
+  /** What carries lib/'s bytes (`libuv` or `net`); undefined for an external balancer. */
+  transport?: string;
   close(graceMs?: number): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function startBalancerTarget(ports: number[], options: Partial<Bala
     port: balancer.port,
     stats: balancer.stats,
     statsPort: balancer.statsPort,
+    transport: balancer.transport,
     close: (graceMs) => balancer.close(graceMs),
     [Symbol.asyncDispose]: () => balancer.close(),
   };

@@ -7,8 +7,19 @@ import { once } from 'node:events';
 import { expect } from 'vitest';
 import { hashUntilEnd, pushRandom, type BackendSession, type NamedBackend } from '../../fixtures/backends.ts';
 import { connectClient } from '../_harness/wire.ts';
-import { waitUntil } from '../_harness/wait.ts';
+import { nextEvent, waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
+
+const MiB = 1024 * 1024;
+/**
+ * Bytes a sender may have written that the slow reader has not read: the kernel buffers of both hops
+ * (about 10 MiB on loopback here) plus what the balancer queues. Without backpressure it is most of
+ * the transfer.
+ */
+export const IN_FLIGHT_BOUND = 32 * MiB;
+/** Readers that stall for a second (while a balancer without backpressure would take all it gets), then read at a steady rate. */
+export const SLOW_CLIENT = { size: 256 * MiB, stallMs: scaled(1000), bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
+export const SLOW_BACKEND = { size: 64 * MiB, stallMs: scaled(1000), bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
 
 export interface Target {
   host: string;
@@ -203,4 +214,37 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`waited ${ms}ms for ${what}`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The client resets its connection (RST) after the backend greeted it; the backend's connection must
+ * end in a reset too (ECONNRESET), not in a FIN that would pass for a complete request.
+ */
+export async function checkResetPassedOn(target: Target, backend: NamedBackend): Promise<void> {
+  const from = backend.sessions.length;
+  const client = await connectClient(target.port, target.host);
+  expect(await client.readLine()).toBe(backend.name);
+  const session = busiestSession(backend, from);
+  const closed = nextEvent<[boolean]>(session.socket, 'close', { what: "the backend's connection to close", timeout: scaled(5000) });
+  client.socket.resetAndDestroy();
+  const [hadError] = await closed;
+  expect({ backendSawReset: hadError }).toEqual({ backendSawReset: true });
+}
+
+/**
+ * The client sends messages of each size in `sizes`, one at a time, and the backend (echo mode)
+ * sends each back: sizes that fill a proxy's read buffer exactly are where a read that finds nothing
+ * more can be mistaken for the end. The connection must carry every message and a last line after.
+ */
+export async function checkExactReads(target: Target, backend: NamedBackend, sizes: number[]): Promise<void> {
+  await using client = await connectClient(target.port, target.host);
+  expect(await client.readLine()).toBe(backend.name);
+  for (const size of sizes) {
+    const message = Buffer.alloc(size, 0x61 + (size % 26));
+    await client.write(message);
+    const echoed = await client.readBytes(size, scaled(5000));
+    expect({ size, same: echoed.equals(message) }).toEqual({ size, same: true });
+  }
+  await client.write('still open\n');
+  expect(await client.readLine()).toBe('still open');
 }

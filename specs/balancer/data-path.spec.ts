@@ -7,20 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { startBackend, startBalancerTarget } from '../_harness/balancer.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
-import { checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkSlowBackend, checkSlowClient } from './_flows.ts';
+import { IN_FLIGHT_BOUND, SLOW_BACKEND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, checkClientHalfClose, checkExactReads, checkResetPassedOn, checkSlowBackend, checkSlowClient } from './_flows.ts';
 import { startBrokenProxy } from '../../fixtures/broken-balancers.ts';
-import { scaled } from '../_harness/time.ts';
 
 const MiB = 1024 * 1024;
-/**
- * Bytes a sender may have written that the slow reader has not read: the kernel buffers of both hops
- * (about 10 MiB on loopback here) plus what the balancer queues. Without backpressure it is most of
- * the transfer.
- */
-const IN_FLIGHT_BOUND = 32 * MiB;
-/** Readers that stall for a second (while a balancer without backpressure would take all it gets), then read at a steady rate. */
-const SLOW_CLIENT = { size: 256 * MiB, stallMs: scaled(1000), bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
-const SLOW_BACKEND = { size: 64 * MiB, stallMs: scaled(1000), bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
+const resetIsLibs = libOnlyReason('balancer', 'passing a reset on as a reset is lib/\'s choice; other balancers may end the backend side with a FIN');
 
 describe('balancer: half-close', () => {
   it('LB-HALF-001 lets a client that shut down its writes read the whole reply sent after its FIN', async () => {
@@ -42,6 +33,18 @@ describe('balancer: bytes and backpressure', () => {
     await using balancer = await startBalancerTarget([a.port]);
     await checkBothWays(balancer, a, 64 * MiB);
     if (balancer.stats) expect(balancer.stats().backends[0]).toMatchObject({ bytesToBackend: 64 * MiB, bytesFromBackend: 64 * MiB + 2 });
+  });
+
+  it('LB-DATA-003 carries messages of exactly 4 KiB and 64 KiB each way (a read buffer filled to the byte) and keeps the connection open for the next', async () => {
+    await using a = await startBackend(0, 'a');
+    await using balancer = await startBalancerTarget([a.port]);
+    await checkExactReads(balancer, a, [4096, 65536, 4096 + 65536]);
+  });
+
+  it.skipIf(resetIsLibs)('LB-DATA-002 passes a client\'s reset on to its backend as a reset, not as a FIN', async () => {
+    await using a = await startBackend(0, 'a');
+    await using balancer = await startBalancerTarget([a.port]);
+    await checkResetPassedOn(balancer, a);
   });
 
   it('LB-FLOW-001 pushes 256 MiB to a client that stalls for a second and then reads slowly, with at most 32 MiB sent and unread, and queues little itself', async () => {
