@@ -27,7 +27,12 @@ export interface TcpHandle {
   reset?(callback?: () => void): number;
   /** Bytes libuv holds that the kernel has not taken yet. */
   readonly writeQueueSize: number;
-  onread: ((this: TcpHandle, buffer?: ArrayBuffer) => void) | null;
+  /**
+   * Called after each read: readResult() is the byte count or a negative errno. With a user buffer it
+   * gets no argument, can be called with 0 bytes (a read that found nothing more after one that filled
+   * the buffer: not an error), and may return the buffer the next read should use.
+   */
+  onread: ((this: TcpHandle, buffer?: ArrayBuffer) => Uint8Array | void) | null;
   onconnection?: (status: number, handle?: TcpHandle) => void;
 }
 export interface SockAddr {
