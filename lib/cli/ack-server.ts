@@ -1,6 +1,5 @@
 // `connlab ack-server`: the event-driven ack server on its own, with the prior art's default port 5000.
 import type { Command } from 'commander';
-import { startAckServer } from '../tcp/ack-server.ts';
 import { TRANSPORT_FLAG, duration, integer, oneOf, port, size } from './options.ts';
 import { logLine, runServer, startTicker } from './run.ts';
 
@@ -20,6 +19,8 @@ export function register(program: Command): void {
     .option('--verbose', 'log every connect, message and disconnect ([CONNECT] [DATA] [DISCONNECT]) and print the gauges every --stats-interval')
     .addHelpText('after', '\nExample:\n  connlab ack-server --port 5000 &\n  printf "hello\\nworld\\n" | nc -q1 127.0.0.1 5000   # ACK hello, ACK world')
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { startAckServer } = await import('../tcp/ack-server.ts');
       const server = await startAckServer({
         host: options.host,
         port: options.port,

@@ -1,6 +1,5 @@
 // `connlab balancer`: the L4 balancer on the prior art's port 4000 over localhost:5000 and :5001.
 import type { Command } from 'commander';
-import { startBalancer } from '../balancer/balancer.ts';
 import { STRATEGIES, parseBackend, type Strategy, type TransportKind } from '../balancer/options.ts';
 import { formatHostPort, formatSize } from '../net/units.ts';
 import { collect, duration, integer, oneOf, port } from './options.ts';
@@ -45,6 +44,8 @@ export function register(program: Command): void {
         '\nExit status: 0 after a clean stop (SIGINT/SIGTERM), 1 when it cannot listen, 2 on a usage error.',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { startBalancer } = await import('../balancer/balancer.ts');
       const backends = options.backend ?? [parseBackend('localhost:5000'), parseBackend('localhost:5001')];
       const balancer = await startBalancer({
         host: options.host,

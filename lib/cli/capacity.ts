@@ -4,8 +4,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { parseSourceRange, type CapacityEvent } from '../capacity/options.ts';
-import { renderCapacityProgress, renderCapacityResult } from '../capacity/report.ts';
-import { createTester, workersFor } from '../capacity/workers.ts';
 import { duration, durationMs, integer, oneOf, port, shard } from './options.ts';
 import { EXIT_FAILED, EXIT_OK, abortOnSignals, logLine, printResult, startTicker } from './run.ts';
 
@@ -91,6 +89,9 @@ export function register(program: Command): void {
         '  connlab capacity --port 5000 --connections 100000 --shard 0/4 --json > shard0.json   # then: connlab merge shard*.json',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { renderCapacityProgress, renderCapacityResult } = await import('../capacity/report.ts');
+      const { createTester, workersFor } = await import('../capacity/workers.ts');
       let shardOption = options.shard;
       if (options.shards !== undefined) {
         if (shardOption) throw usage('--shard and --shards: give one of them');

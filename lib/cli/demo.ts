@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { LabResults } from '../report/html.ts';
-import { boundedScenario, capacityScenario, keepAliveScenario, overloadScenario, type DemoScale } from '../demo/scenarios.ts';
+import type { DemoScale } from '../demo/scenarios.ts';
 import { writeReport } from './report.ts';
 import { EXIT_FAILED, EXIT_OK, logLine } from './run.ts';
 import { integer } from './options.ts';
@@ -18,6 +18,8 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'where results.json and index.html go', 'report')
     .option('--quick', 'smaller, faster scenarios (for tests and a first look)')
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { boundedScenario, capacityScenario, keepAliveScenario, overloadScenario } = await import('../demo/scenarios.ts');
       const started = Date.now();
       const results: LabResults = { tool: 'connlab', generatedAt: new Date().toISOString() };
       const scale: DemoScale = { quick: Boolean(options.quick), clients: options.quick ? Math.min(options.clients, 20) : options.clients };

@@ -1,7 +1,6 @@
 // `connlab hello-server`: the bounded pool answering HTTP `hello world`, with the prior art's port 1729,
 // 10 workers, a queue of 10, a 10 s deadline and 1 s of simulated work.
 import type { Command } from 'commander';
-import { startHelloServer } from '../tcp/hello-server.ts';
 import { duration, port, size } from './options.ts';
 import { logLine } from './run.ts';
 import { poolOptions, runPoolServer } from './pool-common.ts';
@@ -23,6 +22,8 @@ export function register(program: Command): void {
         '  (with the default --queue 10, that burst gets 20 x 200 and 80 x 503 at once)',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { startHelloServer } = await import('../tcp/hello-server.ts');
       const server = await startHelloServer({
         host: options.host,
         port: options.port,

@@ -1,9 +1,8 @@
 // `connlab http-client`: the keep-alive lab's faulty or fixed client on the prior art's schedule, printing
 // its own open sockets to the server (read from the OS) after every request.
 import type { Command } from 'commander';
-import { CLIENT_MODES, LEAKS } from '../http-keepalive/clients.ts';
-import { renderHttpClientResult } from '../http-keepalive/report.ts';
-import { HttpClientRun } from '../http-keepalive/run.ts';
+import { CLIENT_MODES, LEAKS } from '../http-keepalive/modes.ts';
+import type { HttpClientRun } from '../http-keepalive/run.ts';
 import { duration, integer, oneOf, probability } from './options.ts';
 import { EXIT_FAILED, EXIT_OK, abortOnSignals, logLine, printResult, startTicker } from './run.ts';
 
@@ -34,6 +33,9 @@ export function register(program: Command): void {
         '  connlab http-client --mode fixed --url http://127.0.0.1:8080 --interval 200ms --requests 50 --json',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { renderHttpClientResult } = await import('../http-keepalive/report.ts');
+      const { HttpClientRun } = await import('../http-keepalive/run.ts');
       if (options.mode !== 'faulty' && options.leak) throw Object.assign(new Error('--leak applies to --mode faulty only'), { code: 'EUSAGE' });
       const controller = abortOnSignals();
       let run: HttpClientRun;

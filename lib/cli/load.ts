@@ -1,7 +1,5 @@
 // `connlab load`: the prior art's 50 staggered clients by default, with every ack checked.
 import type { Command } from 'commander';
-import { LoadRun } from '../load/load-client.ts';
-import { renderLoadResult } from '../load/report.ts';
 import { TRANSPORT_FLAG, collect, duration, integer, oneOf, port, shard } from './options.ts';
 import { EXIT_FAILED, EXIT_OK, abortOnSignals, printResult, startTicker } from './run.ts';
 
@@ -35,6 +33,9 @@ export function register(program: Command): void {
         '  connlab load --port 5000 --clients 10 --rate 5000 --duration 10s   # open loop',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { LoadRun } = await import('../load/load-client.ts');
+      const { renderLoadResult } = await import('../load/report.ts');
       const controller = abortOnSignals();
       const run = new LoadRun({
         host: options.host,

@@ -2,11 +2,8 @@
 // histograms included, so the merged percentiles are those of the whole run.
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { mergeCapacityResults, mergeLoadResults, resultKind } from '../capacity/merge.ts';
 import type { CapacityResult } from '../capacity/result.ts';
-import { renderCapacityResult } from '../capacity/report.ts';
 import type { LoadResult } from '../load/load-client.ts';
-import { renderLoadResult } from '../load/report.ts';
 import { EXIT_FAILED, EXIT_OK } from './run.ts';
 
 function usage(message: string): Error {
@@ -28,6 +25,10 @@ export function register(program: Command): void {
         '  connlab merge a.json b.json',
     )
     .action(async (files: string[], options: { text?: boolean }) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { mergeCapacityResults, mergeLoadResults, resultKind } = await import('../capacity/merge.ts');
+      const { renderCapacityResult } = await import('../capacity/report.ts');
+      const { renderLoadResult } = await import('../load/report.ts');
       const documents: unknown[] = [];
       for (const file of files) {
         let text: string;

@@ -1,7 +1,6 @@
 // `connlab prime-server`: the bounded pool answering `<count> <sí|no>`, with the prior art's port 5050,
 // 10 workers and 5 s timeout, a queue of 100, and a durable journal with --journal.
 import type { Command } from 'commander';
-import { startPrimeServer } from '../tcp/prime-server.ts';
 import { duration, oneOf, port, size } from './options.ts';
 import { logLine } from './run.ts';
 import { poolOptions, runPoolServer } from './pool-common.ts';
@@ -22,6 +21,8 @@ export function register(program: Command): void {
         '  tail -1 requests.jsonl                        # {"seq":1,"time":...,"message":"abc1a","count":2,"result":"sí",...}',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { startPrimeServer } = await import('../tcp/prime-server.ts');
       const server = await startPrimeServer({
         host: options.host,
         port: options.port,

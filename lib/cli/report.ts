@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { renderReport, type LabResults } from '../report/html.ts';
+import type { LabResults } from '../report/html.ts';
 
 /**
  * Builds the lab document the report draws from saved results: the demo's results.json as it is, or
@@ -31,6 +31,7 @@ export function toLabResults(documents: Array<Record<string, unknown>>): LabResu
 
 export async function writeReport(results: LabResults, outFile: string): Promise<void> {
   await mkdir(path.dirname(outFile), { recursive: true });
+  const { renderReport } = await import('../report/html.ts');
   await writeFile(outFile, renderReport(results));
 }
 

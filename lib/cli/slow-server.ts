@@ -1,6 +1,5 @@
 // `connlab slow-server`: the keep-alive lab's slow HTTP server, with the prior art's port 8080 and 20 s delay.
 import type { Command } from 'commander';
-import { startSlowServer } from '../http-keepalive/slow-server.ts';
 import { duration, integer, port, size } from './options.ts';
 import { logLine, runServer } from './run.ts';
 
@@ -23,6 +22,8 @@ export function register(program: Command): void {
         '  connlab slow-server --port 0 --delay 200ms --census-interval 1s',
     )
     .action(async (options) => {
+      // Loaded when the command runs, so `connlab <other command>` and --help start fast.
+      const { startSlowServer } = await import('../http-keepalive/slow-server.ts');
       const server = await startSlowServer({
         host: options.host,
         port: options.port,

@@ -14,12 +14,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { errorCode } from '../net/errors.ts';
+import { CLIENT_MODES, LEAKS, type ClientMode, type Leak } from './modes.ts';
 
-export type ClientMode = 'faulty' | 'fixed';
-export type Leak = 'dispatcher-per-request' | 'unconsumed-body';
-
-export const CLIENT_MODES: ClientMode[] = ['faulty', 'fixed'];
-export const LEAKS: Leak[] = ['dispatcher-per-request', 'unconsumed-body'];
+export { CLIENT_MODES, LEAKS, type ClientMode, type Leak };
 
 export interface KeepAliveClientOptions {
   mode: ClientMode;
