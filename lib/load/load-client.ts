@@ -155,7 +155,7 @@ class Client {
     const { config, counts } = this.run;
     counts.attempted++;
     const started = performance.now();
-    let code: string | undefined = this.run.lookupError;
+    let code: string | undefined = this.run.lookupError ?? (this.run.addresses.length === 0 ? 'ENOTFOUND' : undefined);
     // Like net.connect, each address the host name stands for is tried in turn until one answers.
     for (const { address } of this.run.addresses) {
       code = await this.dialOnce(address, localAddress);
