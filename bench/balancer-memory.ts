@@ -50,8 +50,8 @@ function readSlowly(socket: net.Socket): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  await using pushing = await startNamedBackend('a', { mode: 'push', pushBytes: size, chunkBytes: 1024 * 1024 });
-  await using paused = await startNamedBackend('b', { mode: 'paused' });
+  await using pushing = await startNamedBackend('a', { mode: 'push', pushBytes: size, chunkBytes: 1024 * 1024, greet: 'on-connect' });
+  await using paused = await startNamedBackend('b', { mode: 'paused', greet: 'on-connect' });
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/connlab.js'), 'balancer', '--port', '0', '--backend', `127.0.0.1:${pushing.port}`, '--backend', `127.0.0.1:${paused.port}`, '--health-interval', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { socketCensus } from '../lib/net/socket-table.ts';
 import { renderTable } from '../lib/report/table.ts';
-import type { CapacityResult } from '../lib/capacity/result.ts';
+import type { CapacityResult } from '../lib/results/capacity.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');

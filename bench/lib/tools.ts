@@ -21,24 +21,14 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts nginx with one worker on a free loopback port, answering `ok` to every request. */
-export async function startNginxOk(): Promise<Running> {
+/**
+ * Starts nginx on a free loopback port with the config `conf(dir, port)` writes (its pid, logs and temp
+ * paths in `dir`), and resolves once it accepts connections.
+ */
+export async function startNginx(conf: (dir: string, port: number) => string): Promise<Running> {
   const dir = await mkdtemp(path.join(tmpdir(), 'connlab-nginx-'));
   const port = await getPort({ host: '127.0.0.1' });
-  const conf = `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok\\n"; } }
-}`;
-  await writeFile(path.join(dir, 'nginx.conf'), conf);
+  await writeFile(path.join(dir, 'nginx.conf'), conf(dir, port));
   const child = execa('/usr/sbin/nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { reject: false });
   await waitForPort(port);
   return {
@@ -49,6 +39,28 @@ http {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The temp paths nginx wants in its http block, all inside `dir`. */
+export const nginxTempPaths = (dir: string): string =>
+  `client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`;
+
+/** Starts nginx with one worker on a free loopback port, answering `ok` to every request. */
+export function startNginxOk(): Promise<Running> {
+  return startNginx(
+    (dir, port) => `
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  ${nginxTempPaths(dir)}
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok\\n"; } }
+}`,
+  );
 }
 
 /** Starts `connlab <server command> --port 0 ...` and resolves with its port once it listens. */

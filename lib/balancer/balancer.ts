@@ -5,18 +5,17 @@
 // that refuses or does not accept within the connect timeout is skipped and the next one is tried;
 // when none is left the client gets a clean close and a log line.
 //
-// The decisions and counters live in core.ts; the bytes move through one of two transports: Node's bare
-// libuv TCP handles (transport-libuv.ts, the fast path) or net.Socket (transport-net.ts, the fallback
-// where the binding is missing or CONNLAB_LEAN_SOCKETS=0 turns it off).
-import { setTimeout as delay } from 'node:timers/promises';
+// The decisions and counters live in core.ts, the backends and strategies in pool.ts, the bytes move in
+// data-path.ts on lib/net's connections (bare libuv handles, or net.Socket where they are missing).
+import { listenConns, type ConnListener } from '../net/conn.ts';
+import { ServerBase } from '../net/server.ts';
 import type { ServerHandle } from '../net/types.ts';
 import { formatHostPort } from '../net/units.ts';
-import { validateBalancerOptions, type BalancerOptions, type Strategy, type TransportKind } from './options.ts';
+import { BalancerCore, type Counters } from './core.ts';
+import { BALANCER_EVENTS, DataPath, type Link } from './data-path.ts';
+import { validateBalancerOptions, type BalancerConfig, type BalancerOptions, type Strategy, type TransportKind } from './options.ts';
 import { BackendPool, type BackendStats } from './pool.ts';
 import { startStatsServer } from './stats-server.ts';
-import type { Counters } from './core.ts';
-import { startNetTransport } from './transport-net.ts';
-import { startLibuvTransport } from './transport-libuv.ts';
 
 export interface BalancerStats extends Counters {
   listening: string;
@@ -34,53 +33,95 @@ export interface Balancer extends ServerHandle {
   stats(): BalancerStats;
 }
 
-export async function startBalancer(options: BalancerOptions): Promise<Balancer> {
-  const config = validateBalancerOptions(options);
-  const pool = new BackendPool(config);
-  await pool.resolve();
-  const { core, listener } = config.transport === 'libuv' ? await startLibuvTransport(config, pool) : await startNetTransport(config, pool);
-  const stats = (): BalancerStats => ({
-    listening: formatHostPort(listener.host, listener.port),
-    strategy: config.strategy,
-    open: listener.open(),
-    ...core.counters,
-    backends: pool.backends.map((b) => b.stats()),
+class BalancerServer extends ServerBase implements Balancer {
+  readonly transport: TransportKind;
+  statsPort: number | undefined = undefined;
+  private readonly core: BalancerCore<Link>;
+  private readonly path: DataPath;
+  private listener: ConnListener | undefined = undefined;
+  private statsServer: ServerHandle | undefined = undefined;
+  private idleTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    private readonly config: BalancerConfig,
+    private readonly pool: BackendPool,
+  ) {
+    super();
+    this.transport = config.transport;
+    this.core = new BalancerCore<Link>(config, pool, (link) => link.client.peer);
+    this.path = new DataPath(this.core, config.transport);
+  }
+
+  readonly stats = (): BalancerStats => ({
+    listening: formatHostPort(this.host, this.port),
+    strategy: this.config.strategy,
+    open: this.path.openClients,
+    ...this.core.counters,
+    backends: this.pool.backends.map((b) => b.stats()),
   });
 
-  let statsServer: ServerHandle | undefined;
-  if (config.statsPort !== undefined) {
-    try {
-      statsServer = await startStatsServer(stats, { host: config.statsHost, port: config.statsPort });
-    } catch (error) {
-      listener.cutAll();
-      await listener.stopAccepting();
-      throw error;
+  async listen(): Promise<void> {
+    const { config, path } = this;
+    await this.pool.resolve();
+    this.listener = await listenConns({
+      host: config.host,
+      port: config.port,
+      events: BALANCER_EVENTS,
+      onConnection: (conn) => path.accept(conn),
+      onAcceptError: (code) => this.core.acceptFailed(code),
+      transport: config.transport,
+      readBuffer: 'own',
+    });
+    this.host = this.listener.host;
+    this.port = this.listener.port;
+    const idleMs = config.idleTimeoutMs;
+    // One sweep for every connection, rather than a timer each: a connection through which nothing
+    // moved for the idle timeout is closed within an eighth of it after.
+    if (idleMs > 0) this.idleTimer = setInterval(() => path.sweep(idleMs), Math.max(5, Math.floor(idleMs / 8)));
+    if (config.statsPort !== undefined) {
+      try {
+        this.statsServer = await startStatsServer(this.stats, { host: config.statsHost, port: config.statsPort });
+        this.statsPort = this.statsServer.port;
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
     }
+    this.pool.startHealthChecks();
   }
-  pool.startHealthChecks();
 
-  let closing: Promise<void> | undefined;
-  const close = (graceMs = config.drainTimeoutMs): Promise<void> => {
-    closing ??= (async () => {
-      const closed = listener.stopAccepting();
-      core.stopping = true;
-      const deadline = Date.now() + graceMs;
-      while (listener.open() > 0 && Date.now() < deadline) await delay(Math.min(25, deadline - Date.now()));
-      listener.cutAll();
-      await closed;
-      pool.stop();
-      await statsServer?.close();
-    })();
-    return closing;
-  };
-  return {
-    host: listener.host,
-    port: listener.port,
-    transport: config.transport,
-    statsPort: statsServer?.port,
-    stats,
-    close,
-    [Symbol.asyncDispose]: () => close(),
-  };
+  protected override defaultGraceMs(): number {
+    return this.config.drainTimeoutMs;
+  }
+
+  protected override stopAccepting(): Promise<void> {
+    const listener = this.listener;
+    const closed = listener ? new Promise<void>((resolve) => listener.close(resolve)) : Promise.resolve();
+    // Idle timeouts keep applying while open connections drain.
+    return Promise.all([closed, this.path.empty()]).then(() => clearInterval(this.idleTimer));
+  }
+
+  protected override onStop(): void {
+    this.core.stopping = true;
+  }
+
+  protected override openCount(): number {
+    return this.path.openClients;
+  }
+
+  protected override cutAll(): void {
+    this.path.cutAll();
+  }
+
+  protected override async onClosed(): Promise<void> {
+    this.pool.stop();
+    await this.statsServer?.close();
+  }
 }
 
+export async function startBalancer(options: BalancerOptions): Promise<Balancer> {
+  const config = validateBalancerOptions(options);
+  const balancer = new BalancerServer(config, new BackendPool(config));
+  await balancer.listen();
+  return balancer;
+}

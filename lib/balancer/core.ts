@@ -1,8 +1,6 @@
 // What the balancer decides, whatever carries the bytes: which clients are served, which backend each
 // connection goes to and what happens when that backend fails, and every counter the stats report.
-// The transports (transport-net.ts over net.Socket, transport-libuv.ts over Node's bare libuv handles)
-// only move bytes and call in here at each turn of a connection's life.
-import { formatHostPort } from '../net/units.ts';
+// The data path (data-path.ts) only moves bytes and calls in here at each turn of a connection's life.
 import type { BalancerConfig } from './options.ts';
 import type { Backend, BackendPool } from './pool.ts';
 
@@ -28,8 +26,8 @@ export const EARLY_LIMIT = 64 * 1024;
 export const REFUSED_LINGER_MS = 1000;
 
 /**
- * The decisions, shared by both transports. `C` is a transport's client connection; `peerOf` names it
- * for logs (it costs a system call, so only a log line asks for it).
+ * The decisions. `C` is the data path's client connection; `peerOf` names it for logs (it costs a
+ * system call, so only a log line asks for it).
  */
 export class BalancerCore<C> {
   readonly counters: Counters = { accepted: 0, rejected: 0, noBackend: 0, idleTimeouts: 0, bytesFromClients: 0, bytesToClients: 0, peakBufferedBytes: 0 };
@@ -39,14 +37,13 @@ export class BalancerCore<C> {
   constructor(
     readonly config: BalancerConfig,
     readonly pool: BackendPool,
-    private readonly peerOf: (client: C) => { address?: string; port?: number },
+    private readonly peerOf: (client: C) => string,
   ) {
     this.log = config.log;
   }
 
   peer(client: C): string {
-    const { address, port } = this.peerOf(client);
-    return formatHostPort(address ?? '?', port ?? 0);
+    return this.peerOf(client);
   }
 
   /**
@@ -121,16 +118,4 @@ export class BalancerCore<C> {
   acceptFailed(code: string): void {
     this.log?.(`[ERROR] accept: ${code}`);
   }
-}
-
-/** What a transport hands back once it listens. */
-export interface Listener {
-  host: string;
-  port: number;
-  /** Client connections open now. */
-  open(): number;
-  /** Stops accepting; resolves once every connection is gone (after cutAll() at the latest). */
-  stopAccepting(): Promise<void>;
-  /** Cuts every connection still open, both sides. */
-  cutAll(): void;
 }

@@ -1,12 +1,13 @@
 // The balancer's options, their defaults and their validation, in one place. A backend is given as an
 // object or as the command line's text `HOST:PORT[,weight=N][,name=NAME]`; both end up as a
 // BackendConfig with a weight and a name (by default its `host:port`).
-import { LEAN_KIND } from '../net/libuv.ts';
+import { DEFAULT_TRANSPORT, checkTransport, useLibuv, type Transport } from '../net/conn.ts';
+import { OptionError, checkOneOf, checkPort, checkWhole, withDefaults } from '../net/options.ts';
 import { formatHostPort, parseHostPort } from '../net/units.ts';
 
 export type Strategy = 'round-robin' | 'least-connections';
 /** What carries the bytes: Node's bare libuv TCP handles, or net.Socket. */
-export type TransportKind = 'libuv' | 'net';
+export type TransportKind = Transport;
 export const STRATEGIES: readonly Strategy[] = ['round-robin', 'least-connections'];
 
 export interface BackendSpec {
@@ -91,7 +92,7 @@ export interface BalancerConfig {
   transport: TransportKind;
 }
 
-const DEFAULTS = {
+export const BALANCER_DEFAULTS = {
   host: '127.0.0.1',
   port: 0,
   strategy: 'round-robin' as Strategy,
@@ -102,18 +103,19 @@ const DEFAULTS = {
   ejectAfterFailures: 3,
   ejectTimeMs: 10_000,
   statsHost: '127.0.0.1',
+  logConnections: false,
 };
-const HEALTH_DEFAULTS: Required<HealthCheckOptions> = { intervalMs: 0, timeoutMs: 1000, fall: 3, rise: 2 };
+export const HEALTH_DEFAULTS: Required<HealthCheckOptions> = { intervalMs: 0, timeoutMs: 1000, fall: 3, rise: 2 };
 
 /** Parses `HOST:PORT[,weight=N][,name=NAME]`, e.g. `localhost:5000,weight=2,name=a`. */
 export function parseBackend(text: string): BackendConfig {
   const [address, ...settings] = String(text).split(',');
-  if (!address.trim()) throw new RangeError(`"${text}" is not a backend (use HOST:PORT, e.g. localhost:5000)`);
+  if (!address.trim()) throw new OptionError('backend', `"${text}" is not a backend (use HOST:PORT, e.g. localhost:5000)`);
   const { host, port } = parseHostPort(address.trim(), 'localhost');
   const backend: BackendSpec = { host, port };
   for (const setting of settings) {
     const match = /^\s*(weight|name)=(.+?)\s*$/.exec(setting);
-    if (!match) throw new RangeError(`"${text}": unknown backend setting "${setting}" (use weight=N or name=NAME)`);
+    if (!match) throw new OptionError('backend', `"${text}": unknown backend setting "${setting}" (use weight=N or name=NAME)`);
     if (match[1] === 'weight') backend.weight = Number(match[2]);
     else backend.name = match[2];
   }
@@ -123,63 +125,39 @@ export function parseBackend(text: string): BackendConfig {
 function normalizeBackend(spec: BackendSpec | string): BackendConfig {
   if (typeof spec === 'string') return parseBackend(spec);
   const host = spec.host ?? '127.0.0.1';
-  const weight = spec.weight ?? 1;
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new RangeError(`backend port must be 1-65535, not ${spec.port}`);
-  if (!Number.isInteger(weight) || weight < 1 || weight > 1000) throw new RangeError(`backend weight must be a whole number from 1 to 1000, not ${spec.weight}`);
-  return { host, port: spec.port, weight, name: spec.name ?? formatHostPort(host, spec.port) };
+  const port = checkPort('backend port', spec.port, 'connect');
+  const weight = checkWhole('backend weight', spec.weight ?? 1, 1, 1000);
+  return { host, port, weight, name: spec.name ?? formatHostPort(host, port) };
 }
 
-/** Merges defaults and checks every option; throws a RangeError naming the first bad one. */
-export function validateBalancerOptions(options: BalancerOptions): BalancerConfig {
-  if (!Array.isArray(options.backends) || options.backends.length === 0) throw new RangeError('backends: give at least one HOST:PORT');
-  const backends = options.backends.map(normalizeBackend);
+function checkBackends(list: unknown): BackendConfig[] {
+  if (!Array.isArray(list) || list.length === 0) throw new OptionError('backends', 'backends: give at least one HOST:PORT');
+  const backends = list.map(normalizeBackend);
   const names = new Set<string>();
   for (const backend of backends) {
-    if (names.has(backend.name)) throw new RangeError(`backends: "${backend.name}" is listed twice`);
+    if (names.has(backend.name)) throw new OptionError('backends', `backends: "${backend.name}" is listed twice`);
     names.add(backend.name);
   }
-  const config: BalancerConfig = {
-    host: options.host ?? DEFAULTS.host,
-    port: options.port ?? DEFAULTS.port,
-    backends,
-    strategy: options.strategy ?? DEFAULTS.strategy,
-    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
-    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-    ejectAfterFailures: options.ejectAfterFailures ?? DEFAULTS.ejectAfterFailures,
-    ejectTimeMs: options.ejectTimeMs ?? DEFAULTS.ejectTimeMs,
-    healthCheck: { ...HEALTH_DEFAULTS, ...options.healthCheck },
-    statsPort: options.statsPort,
-    statsHost: options.statsHost ?? DEFAULTS.statsHost,
-    log: options.log,
-    logConnections: options.logConnections ?? false,
-    transport: options.transport ?? LEAN_KIND,
-  };
-  if (config.transport !== 'libuv' && config.transport !== 'net') throw new RangeError(`transport must be libuv or net, not ${config.transport}`);
-  if (config.transport === 'libuv' && LEAN_KIND !== 'libuv') throw new RangeError('transport libuv: Node\'s libuv TCP handles are not available here (or CONNLAB_LEAN_SOCKETS=0 turned them off)');
-  if (!STRATEGIES.includes(config.strategy)) throw new RangeError(`strategy must be ${STRATEGIES.join(' or ')}, not ${config.strategy}`);
-  const whole: Array<[string, number | undefined]> = [
-    ['port', config.port],
-    ['connectTimeoutMs', config.connectTimeoutMs],
-    ['idleTimeoutMs', config.idleTimeoutMs],
-    ['drainTimeoutMs', config.drainTimeoutMs],
-    ['maxConnections', config.maxConnections],
-    ['ejectAfterFailures', config.ejectAfterFailures],
-    ['ejectTimeMs', config.ejectTimeMs],
-    ['healthCheck.intervalMs', config.healthCheck.intervalMs],
-    ['healthCheck.timeoutMs', config.healthCheck.timeoutMs],
-    ['statsPort', config.statsPort ?? 0],
-  ];
-  for (const [key, value] of whole) {
-    if (!Number.isInteger(value) || (value as number) < 0) throw new RangeError(`${key} must be a whole number >= 0, not ${value}`);
-  }
-  if (config.port > 65535 || (config.statsPort ?? 0) > 65535) throw new RangeError('ports must be 0-65535');
-  if (config.connectTimeoutMs < 1) throw new RangeError('connectTimeoutMs must be at least 1');
-  for (const key of ['fall', 'rise'] as const) {
-    const value = config.healthCheck[key];
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`healthCheck.${key} must be a whole number >= 1, not ${value}`);
-  }
-  if (config.healthCheck.intervalMs > 0 && config.healthCheck.timeoutMs < 1) throw new RangeError('healthCheck.timeoutMs must be at least 1');
+  return backends;
+}
+
+/** Lays the options over the defaults and checks every one; throws an OptionError naming the first bad one. */
+export function validateBalancerOptions(options: BalancerOptions): BalancerConfig {
+  const { backends, healthCheck, ...rest } = options;
+  const merged = withDefaults(BALANCER_DEFAULTS, rest);
+  const health = withDefaults(HEALTH_DEFAULTS, healthCheck ?? {});
+  checkTransport(merged.transport);
+  const transport = merged.transport ?? DEFAULT_TRANSPORT;
+  useLibuv(transport);
+  const config: BalancerConfig = { ...merged, backends: checkBackends(backends), healthCheck: health, transport, statsPort: merged.statsPort, log: merged.log };
+  checkPort('port', config.port, 'listen');
+  if (config.statsPort !== undefined) checkPort('statsPort', config.statsPort, 'listen');
+  checkOneOf('strategy', config.strategy, STRATEGIES);
+  checkWhole('connectTimeoutMs', config.connectTimeoutMs, 1);
+  for (const key of ['idleTimeoutMs', 'drainTimeoutMs', 'maxConnections', 'ejectAfterFailures', 'ejectTimeMs'] as const) checkWhole(key, config[key]);
+  checkWhole('healthCheck.intervalMs', health.intervalMs);
+  checkWhole('healthCheck.timeoutMs', health.timeoutMs, health.intervalMs > 0 ? 1 : 0);
+  checkWhole('healthCheck.fall', health.fall, 1);
+  checkWhole('healthCheck.rise', health.rise, 1);
   return config;
 }

@@ -6,6 +6,8 @@
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { errorCode } from '../net/errors.ts';
+import { OptionError } from '../net/options.ts';
+import { probe } from '../net/probe.ts';
 import { formatHostPort } from '../net/units.ts';
 import type { BackendConfig, BalancerConfig, Strategy } from './options.ts';
 
@@ -113,7 +115,7 @@ export class BackendPool {
           backend.address = addresses[0].address;
           backend.family = addresses[0].family === 6 ? 6 : 4;
         } catch (error) {
-          throw new RangeError(`backend ${backend.name}: cannot resolve ${backend.host} (${errorCode(error)})`, { cause: error });
+          throw Object.assign(new OptionError('backend', `backend ${backend.name}: cannot resolve ${backend.host} (${errorCode(error)})`), { cause: error });
         }
       }),
     );
@@ -245,19 +247,4 @@ function smoothWeighted(candidates: Backend[]): Backend {
   }
   best.current -= total;
   return best;
-}
-
-/** One TCP connect check: resolves undefined when it connected, else the error code. */
-export function probe(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const timer = setTimeout(() => finish('ETIMEDOUT'), timeoutMs);
-    function finish(code: string | undefined): void {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(code);
-    }
-    socket.once('connect', () => finish(undefined));
-    socket.once('error', (error) => finish(errorCode(error)));
-  });
 }

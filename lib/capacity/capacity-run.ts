@@ -3,24 +3,29 @@
 // server. Then, by mode: waits until the server has closed them all (the prior art), holds them for a
 // time (redialing what the server closes with `reopen`), or ramps until the target stops keeping up and
 // reports the concurrency it sustained. Observable through progress(), stoppable through stop().
+// Connections are lib/net's (bare libuv handles where Node has them) with no read buffer of their own:
+// what a server sends is read and dropped, so only the end of each connection is noticed.
 import { lookup } from 'node:dns/promises';
 import { setMaxListeners } from 'node:events';
-import { ErrorTally } from '../net/errors.ts';
+import { DEFAULT_TRANSPORT, dial, type Conn, type ConnEvents } from '../net/conn.ts';
 import { shareOf } from '../net/shard.ts';
 import { formatHostPort } from '../net/units.ts';
-import { LatencyRecorder } from '../report/latency.ts';
-import { LEAN_KIND, LeanConnection, type LeanEvents } from './lean-socket.ts';
-import { countTimeWait, limitsHit, readOsLimits, waitForClosesToSettle, type TimeWaitCount } from './limits.ts';
+import { CAPACITY_KIND, type CapacityProgress, type CapacityResult, type SeriesPoint, type TimeWaitCount } from '../results/capacity.ts';
+import { LatencyRecorder } from '../results/latency.ts';
+import { ErrorTally } from '../results/tally.ts';
+import { countTimeWait, limitsHit, readOsLimits, timeWaitBaseline, timeWaitWarnings, waitForClosesToSettle } from './limits.ts';
 import { validateCapacityOptions, type CapacityConfig, type CapacityOptions } from './options.ts';
-import type { CapacityProgress, CapacityResult, SeriesPoint } from './result.ts';
+import { coded } from '../net/errors.ts';
 
 const MAX_SERIES_POINTS = 2000;
+/** Spare source ports a dial tries after its own was refused, before it asks for the kernel's choice. */
+const MAX_SPARE_PORT_TRIES = 8;
 
 /** Resolves the target once, IPv4 first (a `localhost` server often listens on 127.0.0.1 only). */
 export async function resolveTarget(host: string): Promise<{ address: string; family: 4 | 6 }> {
   const found = await lookup(host, { all: true });
   const pick = found.find((a) => a.family === 4) ?? found[0];
-  if (!pick) throw Object.assign(new Error(`cannot resolve ${host}`), { code: 'ENOTFOUND' });
+  if (!pick) throw coded('ENOTFOUND', `cannot resolve ${host}`);
   return { address: pick.address, family: pick.family === 6 ? 6 : 4 };
 }
 
@@ -44,13 +49,21 @@ export class CapacityRun {
   readonly config: CapacityConfig;
   private readonly errors = new ErrorTally();
   private readonly latency = new LatencyRecorder();
-  private readonly counts = { attempted: 0, established: 0, failed: 0, abandoned: 0, closedByServer: 0, open: 0, maxConcurrent: 0 };
+  private readonly counts = { attempted: 0, established: 0, failed: 0, abandoned: 0, closedByServer: 0, open: 0, maxConcurrent: 0, portsSkipped: 0 };
   private readonly share: { start: number; size: number };
-  /** The open connection of each slot (index within this share). */
-  private readonly slots: Array<LeanConnection | undefined>;
-  private readonly dialing = new Set<LeanConnection>();
+  /** The open connection of each slot (index within this share); a connection's state is its slot. */
+  private readonly slots: Array<Conn | undefined>;
+  /** When each slot's dial in flight began (performance.now()). */
+  private readonly dialStartedAt: Float64Array;
+  /** The source port each slot's dial in flight asked for (0: the kernel's choice). */
+  private readonly dialPort: Uint16Array;
+  /** How many source ports each slot's dial has been refused so far. */
+  private readonly portTries: Uint8Array;
+  /** Per source address: how many of this shard's spare ports were handed out. */
+  private readonly spareCursor = new Map<string, number>();
+  private readonly dialing = new Set<Conn>();
   private readonly reopenQueue: number[] = [];
-  private readonly events: LeanEvents;
+  private readonly events: ConnEvents;
   private readonly series: SeriesPoint[] = [];
   private sampleEvery = 1;
   private sampleTick = 0;
@@ -82,9 +95,16 @@ export class CapacityRun {
     this.config = validateCapacityOptions(options);
     this.share = shareOf(this.config.connections, this.config.shard);
     this.slots = new Array(this.share.size);
+    this.dialStartedAt = new Float64Array(this.share.size);
+    this.dialPort = new Uint16Array(this.share.size);
+    this.portTries = new Uint8Array(this.share.size);
     this.events = {
-      onConnect: (conn, code) => this.onConnect(conn, code),
-      onPeerClose: (conn, code) => this.onPeerClose(conn, code),
+      connect: (conn, code) => this.onConnect(conn, code),
+      data: () => {},
+      // The server ended it (FIN) or it failed (ECONNRESET): either way the server closed it.
+      end: (conn) => this.onPeerClose(conn, undefined),
+      error: (conn, code) => this.onPeerClose(conn, code),
+      close: () => {},
     };
     if (options.signal) {
       setMaxListeners(0, options.signal);
@@ -132,11 +152,12 @@ export class CapacityRun {
   async run(): Promise<CapacityResult> {
     const { config } = this;
     await this.prepare();
-    const before = this.internals.census !== false ? await countTimeWait(config.port) : undefined;
-    if (this.phase === 'done') return this.result(before, before);
+    if (this.phase === 'done') return this.result();
     // Collect the garbage of loading first (workers run with --expose-gc), so growth is the connections'.
     (globalThis as { gc?: () => void }).gc?.();
     this.baselineRss = residentBytes();
+    // The TIME_WAIT sockets already there, so that the count at the end is of this run's alone.
+    const timeWaitBefore = this.internals.census === false ? undefined : await timeWaitBaseline(config.port);
     this.startedAt = Date.now();
     this.t0 = performance.now();
     this.phase = 'opening';
@@ -148,13 +169,13 @@ export class CapacityRun {
     this.pump();
     this.checkOpenedAll();
     await this.finished;
-    let after: TimeWaitCount | undefined;
-    if (before) {
+    let timeWait: TimeWaitCount | undefined;
+    if (timeWaitBefore) {
       // Our FINs reach TIME_WAIT only when the server answers; give it a moment to.
       if (config.close === 'fin') await waitForClosesToSettle(config.port, 1000);
-      after = await countTimeWait(config.port);
+      timeWait = await countTimeWait(config.port, timeWaitBefore);
     }
-    return this.result(before, after);
+    return this.result(timeWait);
   }
 
   private source(slot: number): string | undefined {
@@ -173,12 +194,48 @@ export class CapacityRun {
     return low + (Math.floor((this.share.start + slot) / sources.length) % (high - low + 1));
   }
 
+  /**
+   * A spare source port of this shard's on the slot's source address: ports past those the whole run
+   * hands out (one per connection and address), dealt out to shards in turn, so no two processes
+   * take the same one. 0 (the kernel's choice) when the range has none left.
+   */
+  private sparePort(slot: number): number {
+    const sources = this.config.sourceAddresses!;
+    const { low, high } = this.ports!;
+    const address = this.source(slot)!;
+    const shard = this.config.shard ?? { index: 0, count: 1 };
+    const taken = this.spareCursor.get(address) ?? 0;
+    this.spareCursor.set(address, taken + 1);
+    const index = Math.ceil(this.config.connections / sources.length) + shard.index + taken * shard.count;
+    return index <= high - low ? low + index : 0;
+  }
+
+  /**
+   * The kernel refused the source port a dial asked for (a connection of another program holds it, or
+   * the last run's TIME_WAIT holds its pair with this target): the slot is dialed again from a spare
+   * port, then from the kernel's choice. Only when the kernel's own choice fails is it a failed
+   * connection (a real shortage of ports). True when it was dialed again.
+   */
+  private redialFromAnotherPort(slot: number): boolean {
+    if (this.dialPort[slot] === 0) return false;
+    const tries = ++this.portTries[slot];
+    this.counts.portsSkipped++;
+    this.dialing.add(this.open(slot, tries <= MAX_SPARE_PORT_TRIES ? this.sparePort(slot) : 0));
+    return true;
+  }
+
   private dial(slot: number): void {
-    const conn = new LeanConnection(this.events, slot, performance.now());
-    this.dialing.add(conn);
+    this.dialStartedAt[slot] = performance.now();
+    this.portTries[slot] = 0;
     this.counts.attempted++;
     this.config.onEvent?.({ type: 'dialing', slot: this.share.start + slot });
-    conn.dial(this.target!.address, this.config.port, this.target!.family, this.source(slot), this.sourcePort(slot));
+    this.dialing.add(this.open(slot, this.sourcePort(slot)));
+  }
+
+  private open(slot: number, localPort: number): Conn {
+    const { address, family } = this.target!;
+    this.dialPort[slot] = localPort;
+    return dial({ address, family, port: this.config.port, localAddress: this.source(slot), localPort, events: this.events, state: slot, readBuffer: 'none' });
   }
 
   /** Starts every dial whose time has come, within the in-flight cap; reopens go first. */
@@ -209,32 +266,35 @@ export class CapacityRun {
     const timeout = this.config.dialTimeoutMs;
     if (timeout === 0) return;
     const now = performance.now();
-    for (const conn of this.dialing) {
-      if (now - conn.startedAt < timeout) continue;
-      conn.close(true);
-      this.onConnect(conn, 'ETIMEDOUT');
-    }
+    const expired = [...this.dialing].filter((conn) => now - this.dialStartedAt[conn.state as number] >= timeout);
+    if (expired.length === 0) return;
+    // Timers run before the loop polls for I/O: after a stall (a busy machine, a long GC) a dial may
+    // have completed unseen. Judge after this turn's poll, so only a dial still pending has timed out.
+    setImmediate(() => {
+      for (const conn of expired) {
+        if (!this.dialing.has(conn)) continue;
+        conn.reset();
+        this.onConnect(conn, 'ETIMEDOUT');
+      }
+    });
   }
 
-  private onConnect(conn: LeanConnection, code: string | undefined): void {
-    if (code === 'EADDRINUSE' && conn.localPort !== 0 && this.dialing.has(conn)) {
-      // The source port we handed out is busy after all (another program's connection): let the kernel pick.
-      conn.dial(this.target!.address, this.config.port, this.target!.family, this.source(conn.slot), 0);
-      return;
-    }
+  private onConnect(conn: Conn, code: string | undefined): void {
     if (!this.dialing.delete(conn)) return;
-    const slot = this.share.start + conn.slot;
+    const index = conn.state as number;
+    if (code === 'EADDRNOTAVAIL' && this.redialFromAnotherPort(index)) return;
+    const slot = this.share.start + index;
     if (code) {
       this.counts.failed++;
-      this.errors.add(Object.assign(new Error(`connection ${slot}: ${code}`), { code }));
+      this.errors.add(coded(code, `connection ${slot}: ${code}`));
       this.config.onEvent?.({ type: 'failed', slot, code });
       if (this.phase === 'opening') this.triggerRamp(code);
     } else {
       const c = this.counts;
       c.established++;
       if (this.phase === 'opening') this.establishedWhileOpening++;
-      this.latency.record(performance.now() - conn.startedAt);
-      this.slots[conn.slot] = conn;
+      this.latency.record(performance.now() - this.dialStartedAt[index]);
+      this.slots[index] = conn;
       c.open++;
       if (c.open > c.maxConcurrent) c.maxConcurrent = c.open;
       this.config.onEvent?.({ type: 'established', slot });
@@ -249,17 +309,19 @@ export class CapacityRun {
     if (this.phase === 'settling' && this.dialing.size === 0) this.settle();
   }
 
-  private onPeerClose(conn: LeanConnection, code: string | undefined): void {
-    if (this.slots[conn.slot] !== conn) return;
-    this.slots[conn.slot] = undefined;
+  private onPeerClose(conn: Conn, code: string | undefined): void {
+    const index = conn.state as number;
+    if (this.slots[index] !== conn) return;
+    this.slots[index] = undefined;
+    conn.destroy();
     this.counts.open--;
     this.counts.closedByServer++;
-    if (code) this.errors.add(Object.assign(new Error(`connection ${this.share.start + conn.slot} closed: ${code}`), { code }));
-    this.config.onEvent?.({ type: 'closed-by-server', slot: this.share.start + conn.slot, code });
+    if (code) this.errors.add(coded(code, `connection ${this.share.start + index} closed: ${code}`));
+    this.config.onEvent?.({ type: 'closed-by-server', slot: this.share.start + index, code });
     if (this.phase === 'judging' || this.phase === 'done') return;
     if (this.phase === 'opening') this.triggerRamp(code ? `closed by the server (${code})` : 'closed by the server');
     if (this.config.reopen) {
-      this.reopenQueue.push(conn.slot);
+      this.reopenQueue.push(index);
       this.pump();
     } else if (this.phase === 'waiting' && this.counts.open === 0 && this.dialing.size === 0) {
       void this.judge();
@@ -328,7 +390,7 @@ export class CapacityRun {
     this.rssAtJudge = residentBytes();
     if (this.openingMs === 0) this.openingMs = performance.now() - this.t0;
     if (this.stoppedBy || !this.config.reopen) {
-      for (const conn of this.dialing) conn.close(true);
+      for (const conn of this.dialing) conn.reset();
       this.counts.abandoned += this.dialing.size;
       this.dialing.clear();
     }
@@ -342,7 +404,8 @@ export class CapacityRun {
     const reset = this.config.close === 'reset';
     for (let i = 0; i < this.slots.length; i++) {
       const conn = this.slots[i];
-      if (conn) conn.close(reset);
+      if (conn && reset) conn.reset();
+      else conn?.destroy();
       this.slots[i] = undefined;
     }
     this.finish();
@@ -359,12 +422,13 @@ export class CapacityRun {
     }
   }
 
-  private result(before?: TimeWaitCount, after?: TimeWaitCount): CapacityResult {
+  /** The result document; `census`: the TIME_WAIT sockets the run left (none taken: a worker's part). */
+  private result(census?: TimeWaitCount): CapacityResult {
+    const sides = census ?? { client: 0, server: 0 };
     const { config, counts } = this;
     const size = this.share.size;
     const held = this.heldAtJudge;
     const notStarted = size - this.nextSlot;
-    const sides = { client: Math.max(0, (after?.client ?? 0) - (before?.client ?? 0)), server: Math.max(0, (after?.server ?? 0) - (before?.server ?? 0)) };
     const limits = readOsLimits();
     const errors = { ...this.errors.counts };
     const grownRss = this.rssAtJudge && this.baselineRss ? Math.max(0, this.rssAtJudge - this.baselineRss) : 0;
@@ -372,6 +436,7 @@ export class CapacityRun {
       ? this.ceiling > 0 && !this.stoppedBy
       : counts.failed === 0 && counts.abandoned === 0 && notStarted === 0 && counts.established >= size && (config.holdMs > 0 ? this.holdCompleted && held === size : true);
     return {
+      kind: CAPACITY_KIND,
       target: formatHostPort(config.host, config.port),
       connections: {
         planned: size,
@@ -401,8 +466,10 @@ export class CapacityRun {
       startedAt: this.startedAt,
       durationMs: this.startedAt ? Date.now() - this.startedAt : 0,
       processes: this.internals.processes ?? 1,
-      sockets: LEAN_KIND,
+      sockets: DEFAULT_TRANSPORT,
       sourceAddresses: config.sourceAddresses?.length ?? 0,
+      sourcePortsSkipped: counts.portsSkipped,
+      warnings: census ? timeWaitWarnings(sides) : [],
       ...(config.shard ? { shard: config.shard } : {}),
       ...(this.stoppedBy ? { stoppedBy: this.stoppedBy } : {}),
       ok,

@@ -3,14 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { limitHint } from '../net/errors.ts';
 import type { ErrorCounts } from '../net/types.ts';
-import { readSocketTable } from '../net/socket-table.ts';
+import { readSocketTable, type SocketEntry } from '../net/socket-table.ts';
+import type { LimitHit, OsLimits, TimeWaitCount } from '../results/capacity.ts';
 
-export interface OsLimits {
-  /** RLIMIT_NOFILE of this process (`ulimit -n`); null where /proc is missing. */
-  openFiles: { soft: number; hard: number } | null;
-  /** net.ipv4.ip_local_port_range: the local ports one source address can use towards one server port. */
-  ephemeralPorts: { low: number; high: number } | null;
-}
+export type { LimitHit, OsLimits, TimeWaitCount };
 
 /** File descriptors a process keeps for itself (stdio, the event loop, IPC, the loader) before dialing. */
 export const RESERVED_FDS = 100;
@@ -41,13 +37,6 @@ export function connectionsPerProcess(limits: OsLimits = readOsLimits()): number
   return limits.openFiles ? Math.max(1, limits.openFiles.soft - RESERVED_FDS) : Number.MAX_SAFE_INTEGER;
 }
 
-export interface LimitHit {
-  code: string;
-  count: number;
-  /** Which limit it is and how to raise it. */
-  hint: string;
-}
-
 /** The OS limits a run's errors point at, with how to raise each. */
 export function limitsHit(errors: ErrorCounts, limits: OsLimits = readOsLimits()): LimitHit[] {
   const hits: LimitHit[] = [];
@@ -66,22 +55,59 @@ export function limitsHit(errors: ErrorCounts, limits: OsLimits = readOsLimits()
   return hits;
 }
 
-export interface TimeWaitCount {
-  /** Our side's sockets to the target port in TIME_WAIT (we closed first). */
-  client: number;
-  /** The server's side on this machine in TIME_WAIT (the server closed first). */
-  server: number;
+/** The TIME_WAIT sockets on a port before a run: what was left of each one's 60 s, and when that was read. */
+export interface TimeWaitBaseline {
+  at: number;
+  left: Map<string, number>;
 }
 
-/** TIME_WAIT sockets on this machine whose remote (client side) or local (server side) port is `port`. */
-export async function countTimeWait(port: number): Promise<TimeWaitCount> {
+const pairOf = (entry: SocketEntry): string => `${entry.localAddress}:${entry.localPort}>${entry.remoteAddress}:${entry.remotePort}`;
+
+/**
+ * How far a socket's timer may read above what is left of the one it had at the baseline and still be
+ * that same socket: /proc prints timers in 10 ms ticks, truncated, at both reads, and the kernel counts
+ * in jiffies of up to 4 ms.
+ */
+const REARM_MARGIN_MS = 25;
+
+/** Reads the TIME_WAIT sockets on `port` before a run, for `countTimeWait` to leave out afterwards. */
+export async function timeWaitBaseline(port: number): Promise<TimeWaitBaseline> {
+  const left = new Map<string, number>();
+  for (const entry of await readSocketTable({ port })) if (entry.state === 'TIME_WAIT') left.set(pairOf(entry), entry.timerMs);
+  return { at: Date.now(), left };
+}
+
+/**
+ * TIME_WAIT sockets on this machine whose remote (client side) or local (server side) port is `port`,
+ * that the run since `before` left: a socket on a pair that was not in TIME_WAIT then, or one on a pair
+ * that was whose 60 s started over (the run used the pair again). Neither a count taken before and after
+ * (a run right after another takes over the pairs the first one left, so the number can stay the same
+ * while every one of them is new) nor the timers alone (the first run's last sockets, closed a few ms
+ * before the second run began, have as much left as the second run's first) can tell.
+ */
+export async function countTimeWait(port: number, before: TimeWaitBaseline): Promise<TimeWaitCount> {
   const counts = { client: 0, server: 0 };
+  const elapsed = Date.now() - before.at;
   for (const entry of await readSocketTable({ port })) {
     if (entry.state !== 'TIME_WAIT') continue;
+    const earlier = before.left.get(pairOf(entry));
+    if (earlier !== undefined && entry.timerMs <= earlier - elapsed + REARM_MARGIN_MS) continue;
     if (entry.remotePort === port) counts.client++;
     else if (entry.localPort === port) counts.server++;
   }
   return counts;
+}
+
+/** Sockets left in TIME_WAIT on this machine from which a run warns that they starve the next one. */
+export const TIME_WAIT_WARNING = 1000;
+
+/** What a run says about the TIME_WAIT sockets it left on this machine, when they are many. */
+export function timeWaitWarnings(sides: TimeWaitCount): string[] {
+  if (sides.client < TIME_WAIT_WARNING) return [];
+  return [
+    `this run left ${sides.client} sockets in TIME_WAIT on this machine for 60 s: they hold local ports that the next run ` +
+      '(and other programs) dialing the same target from the same addresses cannot use; --close reset leaves none',
+  ];
 }
 
 const CLOSING_STATES = new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK']);

@@ -1,6 +1,7 @@
 // The capacity tester's options: defaults (the prior art's), validation in one place, and the
 // source-address ranges that let one machine dial past the ephemeral ports of one address pair.
 import net from 'node:net';
+import { OptionError, checkHost, checkIp, checkOneOf, checkPort, checkThat, checkWhole, withDefaults } from '../net/options.ts';
 import type { Shard } from '../net/shard.ts';
 
 export interface CapacityOptions {
@@ -66,24 +67,15 @@ export const CAPACITY_DEFAULTS = {
 export type CapacityConfig = typeof CAPACITY_DEFAULTS & Pick<CapacityOptions, 'sourceAddresses' | 'shard' | 'signal' | 'onEvent'>;
 
 export function validateCapacityOptions(options: CapacityOptions): CapacityConfig {
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<CapacityConfig>;
-  const config: CapacityConfig = { ...CAPACITY_DEFAULTS, ...defined };
-  const wholes = ['connections', 'delayMs', 'dialTimeoutMs', 'holdMs', 'maxDurationMs', 'rampSettleMs'] as const;
-  for (const key of wholes) {
-    if (!Number.isInteger(config[key]) || config[key] < 0) throw new RangeError(`${key} must be a whole number >= 0, not ${config[key]}`);
-  }
-  if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) throw new RangeError(`port must be 1-65535, not ${config.port}`);
-  for (const key of ['rampStep', 'maxDialing', 'sampleIntervalMs'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw new RangeError(`${key} must be a whole number >= 1, not ${config[key]}`);
-  }
-  if (config.close !== 'fin' && config.close !== 'reset') throw new RangeError('close must be fin or reset');
-  if (config.reopen && config.holdMs === 0 && config.maxDurationMs === 0) {
-    throw new RangeError('reopen keeps connections open until the hold or the run ends: give a hold or a max duration');
-  }
-  if (config.reopen && config.ramp) throw new RangeError('reopen and ramp do not mix: a ramp stops at the first closure');
-  for (const address of config.sourceAddresses ?? []) {
-    if (!net.isIP(address)) throw new RangeError(`"${address}" is not an IP address to dial from`);
-  }
+  const config: CapacityConfig = withDefaults(CAPACITY_DEFAULTS, options);
+  checkHost('host', config.host);
+  checkPort('port', config.port, 'connect');
+  for (const key of ['connections', 'delayMs', 'dialTimeoutMs', 'holdMs', 'maxDurationMs', 'rampSettleMs'] as const) checkWhole(key, config[key]);
+  for (const key of ['rampStep', 'maxDialing', 'sampleIntervalMs'] as const) checkWhole(key, config[key], 1);
+  checkOneOf('close', config.close, ['fin', 'reset'] as const);
+  checkThat(!config.reopen || config.holdMs > 0 || config.maxDurationMs > 0, 'reopen', 'reopen keeps connections open until the hold or the run ends: give a hold or a max duration');
+  checkThat(!(config.reopen && config.ramp), 'reopen', 'reopen and ramp do not mix: a ramp stops at the first closure');
+  for (const address of config.sourceAddresses ?? []) checkIp('sourceAddresses', address);
   return config;
 }
 
@@ -104,18 +96,18 @@ export function parseSourceRange(text: string): string[] {
   const addresses: string[] = [];
   for (const part of String(text).split(',').map((p) => p.trim()).filter(Boolean)) {
     const [from, to, extra] = part.split('-').map((p) => p.trim());
-    if (extra !== undefined) throw new RangeError(`"${part}" is not a range (write A-B, e.g. 127.0.0.1-127.0.0.50)`);
+    if (extra !== undefined) throw new OptionError('source-ips', `"${part}" is not a range (write A-B, e.g. 127.0.0.1-127.0.0.50)`);
     if (to === undefined) {
-      if (!net.isIP(from)) throw new RangeError(`"${from}" is not an IP address`);
+      if (!net.isIP(from)) throw new OptionError('source-ips', `"${from}" is not an IP address`);
       addresses.push(from);
       continue;
     }
-    if (!net.isIPv4(from) || !net.isIPv4(to)) throw new RangeError(`"${part}": ranges take IPv4 addresses, e.g. 127.0.0.1-127.0.0.50`);
+    if (!net.isIPv4(from) || !net.isIPv4(to)) throw new OptionError('source-ips', `"${part}": ranges take IPv4 addresses, e.g. 127.0.0.1-127.0.0.50`);
     const [a, b] = [ipv4ToNumber(from), ipv4ToNumber(to)];
-    if (b < a) throw new RangeError(`"${part}": the range ends before it starts`);
-    if (b - a >= 65536) throw new RangeError(`"${part}": at most 65536 addresses in a range`);
+    if (b < a) throw new OptionError('source-ips', `"${part}": the range ends before it starts`);
+    if (b - a >= 65536) throw new OptionError('source-ips', `"${part}": at most 65536 addresses in a range`);
     for (let n = a; n <= b; n++) addresses.push(numberToIpv4(n));
   }
-  if (addresses.length === 0) throw new RangeError(`"${text}" names no address`);
+  if (addresses.length === 0) throw new OptionError('source-ips', `"${text}" names no address`);
   return addresses;
 }

@@ -8,6 +8,13 @@ const send = (message: WorkerMessage): void => {
   if (process.connected) process.send!(message);
 };
 
+/** Sends `message` and resolves once it was handed to the IPC channel, so a disconnect cannot lose it. */
+const deliver = (message: WorkerMessage): Promise<void> =>
+  new Promise((resolve) => {
+    if (!process.connected) return resolve();
+    process.send!(message, undefined, {}, () => resolve());
+  });
+
 let run: CapacityRun | undefined;
 let started = false;
 
@@ -37,7 +44,7 @@ async function start(options: CapacityOptions, verbose: boolean): Promise<void> 
     await run.prepare();
     send({ type: 'ready' });
   } catch (error) {
-    send({ type: 'error', message: (error as Error).message });
+    await deliver({ type: 'error', message: (error as Error).message });
     process.exit(1);
   }
 }
@@ -46,10 +53,11 @@ async function go(current: CapacityRun): Promise<void> {
   const timer = setInterval(() => send({ type: 'progress', progress: current.progress() }), 200);
   try {
     const result = await current.run();
+    clearInterval(timer);
     send({ type: 'progress', progress: current.progress() });
-    send({ type: 'result', result });
+    await deliver({ type: 'result', result });
   } catch (error) {
-    send({ type: 'error', message: (error as Error).message });
+    await deliver({ type: 'error', message: (error as Error).message });
   } finally {
     clearInterval(timer);
     process.disconnect?.();

@@ -1,5 +1,7 @@
 // `connlab ack-server`: the event-driven ack server on its own, with the prior art's default port 5000.
 import type { Command } from 'commander';
+import { ACK_SERVER_DEFAULTS as D } from '../tcp/options.ts';
+import { FRAMINGS } from '../tcp/ack-protocol.ts';
 import { TRANSPORT_FLAG, duration, integer, oneOf, port, size } from './options.ts';
 import { logLine, runServer, startTicker } from './run.ts';
 
@@ -7,12 +9,12 @@ export function register(program: Command): void {
   program
     .command('ack-server')
     .description('event-driven TCP server: one `ACK <line>` reply per line (or `ACK from server` per read with --framing chunk)')
-    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--host <address>', 'address to bind', D.host)
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 5000)
-    .option('--framing <mode>', 'line: one `ACK <line>\\n` per line; chunk: `ACK from server` per read (the prior art)', oneOf('line', 'chunk'), 'line')
-    .option('--max-line <size>', 'longest line accepted; a longer one gets `ERR line too long` and its connection closes', size, 64 * 1024)
-    .option('--max-connections <n>', 'most connections at once; the next gets `ERR too many connections` (0: no limit)', integer(0), 0)
-    .option('--idle-timeout <duration>', 'close a connection silent this long (0: never)', duration, 0)
+    .option('--framing <mode>', 'line: one `ACK <line>\\n` per line; chunk: `ACK from server` per read (the prior art)', oneOf(...FRAMINGS), D.framing)
+    .option('--max-line <size>', 'longest line accepted; a longer one gets `ERR line too long` and its connection closes', size, D.maxLineLength)
+    .option('--max-connections <n>', 'most connections at once; the next gets `ERR too many connections` (0: no limit)', integer(0), D.maxConnections)
+    .option('--idle-timeout <duration>', 'close a connection silent this long (0: never)', duration, D.idleTimeoutMs)
     .option(TRANSPORT_FLAG.flags, TRANSPORT_FLAG.help, TRANSPORT_FLAG.parse, TRANSPORT_FLAG.default)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long open connections may finish', duration, 5000)
     .option('--stats-interval <duration>', 'with --verbose, how often the gauges are printed', duration, 5000)

@@ -1,39 +1,33 @@
 // `connlab balancer`: the L4 balancer on the prior art's port 4000 over localhost:5000 and :5001.
 import type { Command } from 'commander';
-import { STRATEGIES, parseBackend, type Strategy, type TransportKind } from '../balancer/options.ts';
+import { BALANCER_DEFAULTS as D, HEALTH_DEFAULTS as H, STRATEGIES, parseBackend } from '../balancer/options.ts';
+import { TRANSPORTS } from '../net/conn.ts';
 import { formatHostPort, formatSize } from '../net/units.ts';
-import { collect, duration, integer, oneOf, port } from './options.ts';
-import { InvalidArgumentError } from 'commander';
+import { collect, duration, integer, oneOf, port, wrap } from './options.ts';
 import { logLine, runServer, startTicker } from './run.ts';
 
-const backend = (text: string): ReturnType<typeof parseBackend> => {
-  try {
-    return parseBackend(text);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-};
+const backend = wrap(parseBackend);
 
 export function register(program: Command): void {
   program
     .command('balancer')
     .description('L4 TCP balancer: round-robin (or least-connections) over backends, half-close and backpressure both ways, failover, health checks')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--host <address>', 'address to listen on', D.host)
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 4000)
     .option('--backend <host:port>', 'a backend, repeatable; add ,weight=N for a larger share and ,name=NAME for logs (default: localhost:5000 and localhost:5001)', collect(backend))
-    .option('--strategy <name>', 'round-robin: each backend in turn (weighted); least-connections: the one with the fewest open per weight', oneOf(...STRATEGIES), 'round-robin' as Strategy)
-    .option('--connect-timeout <duration>', 'skip a backend that has not accepted after this long and try the next', duration, 2000)
-    .option('--idle-timeout <duration>', 'close a connection with no bytes either way for this long (0: never)', duration, 0)
-    .option('--max-connections <n>', 'most client connections at once; the next is closed at once and logged (0: no limit)', integer(0), 0)
-    .option('--eject-after <n>', 'consecutive failed connects that take a backend out of rotation (0: never)', integer(0), 3)
-    .option('--eject-time <duration>', 'without health checks, retry an ejected backend after this long', duration, 10_000)
+    .option('--strategy <name>', 'round-robin: each backend in turn (weighted); least-connections: the one with the fewest open per weight', oneOf(...STRATEGIES), D.strategy)
+    .option('--connect-timeout <duration>', 'skip a backend that has not accepted after this long and try the next', duration, D.connectTimeoutMs)
+    .option('--idle-timeout <duration>', 'close a connection with no bytes either way for this long (0: never)', duration, D.idleTimeoutMs)
+    .option('--max-connections <n>', 'most client connections at once; the next is closed at once and logged (0: no limit)', integer(0), D.maxConnections)
+    .option('--eject-after <n>', 'consecutive failed connects that take a backend out of rotation (0: never)', integer(0), D.ejectAfterFailures)
+    .option('--eject-time <duration>', 'without health checks, retry an ejected backend after this long', duration, D.ejectTimeMs)
     .option('--health-interval <duration>', 'TCP connect check of every backend this often (0: no active checks)', duration, 2000)
-    .option('--health-timeout <duration>', 'a check that has not connected after this long failed', duration, 1000)
-    .option('--fall <n>', 'consecutive failed checks that mark a backend down', integer(1), 3)
-    .option('--rise <n>', 'consecutive passed checks that bring it back', integer(1), 2)
+    .option('--health-timeout <duration>', 'a check that has not connected after this long failed', duration, H.timeoutMs)
+    .option('--fall <n>', 'consecutive failed checks that mark a backend down', integer(1), H.fall)
+    .option('--rise <n>', 'consecutive passed checks that bring it back', integer(1), H.rise)
     .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long open connections may finish before they are cut', duration, 5000)
     .option('--stats-port <n>', 'serve /stats (JSON) and /metrics (Prometheus) over HTTP on this port (0: a free one)', port)
-    .option('--transport <kind>', "what moves the bytes: libuv (Node's bare TCP handles, the default where available) or net (net.Socket; also CONNLAB_LEAN_SOCKETS=0)", oneOf<TransportKind>('libuv', 'net'))
+    .option('--transport <kind>', "what moves the bytes: libuv (Node's bare TCP handles, the default where available) or net (net.Socket; also CONNLAB_LEAN_SOCKETS=0)", oneOf(...TRANSPORTS))
     .option('--verbose', 'log every connection ([FORWARDING] ...) and a stats line every second')
     .addHelpText(
       'after',
@@ -63,9 +57,6 @@ export function register(program: Command): void {
         log: logLine,
         logConnections: Boolean(options.verbose),
         transport: options.transport,
-      }).catch((error: Error) => {
-        // A backend that cannot be resolved or a list that names one twice is a usage error.
-        throw error instanceof RangeError ? Object.assign(error, { code: 'EUSAGE' }) : error;
       });
       const names = backends.map((b: { name: string; weight: number }) => (b.weight === 1 ? b.name : `${b.name} (weight ${b.weight})`)).join(', ');
       logLine(`[LOAD BALANCER] Listening on ${formatHostPort(balancer.host, balancer.port)}, ${options.strategy} over ${names} (${balancer.transport} transport)`);

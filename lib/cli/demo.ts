@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { LabResults } from '../report/html.ts';
 import type { DemoScale } from '../demo/scenarios.ts';
 import { writeReport } from './report.ts';
 import { EXIT_FAILED, EXIT_OK, logLine } from './run.ts';
@@ -21,7 +20,8 @@ export function register(program: Command): void {
       // Loaded when the command runs, so `connlab <other command>` and --help start fast.
       const { boundedScenario, capacityScenario, keepAliveScenario, overloadScenario } = await import('../demo/scenarios.ts');
       const started = Date.now();
-      const results: LabResults = { tool: 'connlab', generatedAt: new Date().toISOString() };
+      const { newLab } = await import('../results/lab.ts');
+      const results = newLab();
       const scale: DemoScale = { quick: Boolean(options.quick), clients: options.quick ? Math.min(options.clients, 20) : options.clients };
       const scenarios = [overloadScenario(scale), boundedScenario(scale), keepAliveScenario(scale), capacityScenario(scale)];
       let ok = true;

@@ -1,6 +1,7 @@
 // `connlab hello-server`: the bounded pool answering HTTP `hello world`, with the prior art's port 1729,
 // 10 workers, a queue of 10, a 10 s deadline and 1 s of simulated work.
 import type { Command } from 'commander';
+import { HELLO_DEFAULTS as D } from '../tcp/options.ts';
 import { duration, port, size } from './options.ts';
 import { logLine } from './run.ts';
 import { poolOptions, runPoolServer } from './pool-common.ts';
@@ -10,10 +11,10 @@ export function register(program: Command): void {
     .command('hello-server')
     .description('HTTP server with a bounded worker pool: `200 OK` and `hello world` after --work; 503 with Retry-After when the queue is full')
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 1729);
-  poolOptions(command, { workers: 10, queue: 10 })
-    .option('--deadline <duration>', 'from accept (queue time counts): the request must arrive, and the reply be delivered, by then; a late request gets 408', duration, 10_000)
-    .option('--work <duration>', 'simulated work per request; a timer, so the server stays responsive', duration, 1000)
-    .option('--max-head <size>', 'largest request head accepted; a larger one gets 400', size, 8 * 1024)
+  poolOptions(command, D)
+    .option('--deadline <duration>', 'from accept (queue time counts): the request must arrive, and the reply be delivered, by then; a late request gets 408', duration, D.deadlineMs)
+    .option('--work <duration>', 'simulated work per request; a timer, so the server stays responsive', duration, D.workMs)
+    .option('--max-head <size>', 'largest request head accepted; a larger one gets 400', size, D.maxHeadBytes)
     .addHelpText(
       'after',
       '\nExamples:\n  connlab hello-server &\n  curl -i http://127.0.0.1:1729/                         # 200 OK, hello world, after 1 s\n' +

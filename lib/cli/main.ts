@@ -1,6 +1,7 @@
 // The `connlab` command line: one file per command under lib/cli/, wired here. Usage errors print one
 // line naming the flag and exit 2; runs that do not complete exit 1.
 import { Command, CommanderError } from 'commander';
+import { OptionError } from '../net/options.ts';
 import { EXIT_FAILED, EXIT_USAGE } from './run.ts';
 import { register as ackServer } from './ack-server.ts';
 import { register as helloServer } from './hello-server.ts';
@@ -14,9 +15,10 @@ import { register as httpClient } from './http-client.ts';
 import { register as specs } from './specs.ts';
 import { register as demo } from './demo.ts';
 import { register as report } from './report.ts';
+import { register as check } from './check.ts';
 
 /** Each command module adds its subcommand to the program. */
-const COMMANDS: Array<(program: Command) => void> = [ackServer, helloServer, primeServer, balancer, load, capacity, merge, slowServer, httpClient, demo, report, specs];
+const COMMANDS: Array<(program: Command) => void> = [ackServer, helloServer, primeServer, balancer, load, capacity, merge, slowServer, httpClient, check, demo, report, specs];
 
 export function buildProgram(): Command {
   const program = new Command('connlab')
@@ -42,8 +44,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    const err = error as Error & { code?: string };
-    process.stderr.write(`connlab: ${err.message}\n`);
-    process.exitCode = err.code === 'EUSAGE' ? EXIT_USAGE : EXIT_FAILED;
+    // A bad option found past commander's parsers (by a part's own checks) is a usage error too.
+    process.stderr.write(`connlab: ${(error as Error).message}\n`);
+    process.exitCode = error instanceof OptionError ? EXIT_USAGE : EXIT_FAILED;
   }
 }

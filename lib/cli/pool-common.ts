@@ -1,6 +1,7 @@
 // What the two pool-server commands share: the pool flags, and running a pool server with its gauges
 // on stderr (`--verbose`: a line per connection event and the gauges every interval).
 import type { Command } from 'commander';
+import { POOL_DEFAULTS } from '../tcp/options.ts';
 import type { PoolServer, PoolStats } from '../tcp/pool.ts';
 import { duration, integer } from './options.ts';
 import { logLine, runServer, startTicker } from './run.ts';
@@ -8,7 +9,7 @@ import { logLine, runServer, startTicker } from './run.ts';
 /** --workers and --queue, with the defaults the command's prior art used. */
 export function poolOptions(command: Command, defaults: { workers: number; queue: number }): Command {
   return command
-    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--host <address>', 'address to bind', POOL_DEFAULTS.host)
     .option('--workers <n>', 'connections handled at once; the rest wait in the queue', integer(1), defaults.workers)
     .option('--queue <n>', 'connections that may wait for a worker; past that they are refused at once', integer(0), defaults.queue)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long connections in progress may finish', duration, 5000)

@@ -1,5 +1,6 @@
 // `connlab slow-server`: the keep-alive lab's slow HTTP server, with the prior art's port 8080 and 20 s delay.
 import type { Command } from 'commander';
+import { SLOW_SERVER_DEFAULTS as D } from '../http-keepalive/options.ts';
 import { duration, integer, port, size } from './options.ts';
 import { logLine, runServer } from './run.ts';
 
@@ -7,13 +8,13 @@ export function register(program: Command): void {
   program
     .command('slow-server')
     .description('HTTP server that answers every request after --delay with `Keep-Alive: timeout=120, max=100`, and prints its open sockets (its own count and the OS\'s)')
-    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--host <address>', 'address to bind', D.host)
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 8080)
-    .option('--delay <duration>', 'how long every response waits; other requests are not blocked meanwhile', duration, 20_000)
+    .option('--delay <duration>', 'how long every response waits; other requests are not blocked meanwhile', duration, D.delayMs)
     .option('--census-interval <duration>', 'print the open-socket census this often (0: never)', duration, 5000)
-    .option('--keep-alive <duration>', 'close a keep-alive connection idle this long; advertised as Keep-Alive: timeout= (Node\'s 5 s default would hide the leak)', duration, 120_000)
-    .option('--max-requests <n>', 'requests per connection, advertised as Keep-Alive: max=', integer(1), 100)
-    .option('--body-size <size>', 'pad the body to this size (e.g. 1MiB: larger than a client\'s buffer, so unread bodies pin sockets)', size, 0)
+    .option('--keep-alive <duration>', 'close a keep-alive connection idle this long; advertised as Keep-Alive: timeout= (Node\'s 5 s default would hide the leak)', duration, D.keepAliveTimeoutMs)
+    .option('--max-requests <n>', 'requests per connection, advertised as Keep-Alive: max=', integer(1), D.maxRequestsPerSocket)
+    .option('--body-size <size>', 'pad the body to this size (e.g. 1MiB: larger than a client\'s buffer, so unread bodies pin sockets)', size, D.bodyBytes)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long responses in flight may finish', duration, 5000)
     .addHelpText(
       'after',

@@ -3,16 +3,14 @@
 import { startAckServer } from '../tcp/ack-server.ts';
 import { startBalancer } from '../balancer/index.ts';
 import { runLoad } from '../load/load-client.ts';
-import { renderLoadResult } from '../load/report.ts';
 import { startHelloServer } from '../tcp/hello-server.ts';
 import { runHttpBurst } from '../load/http-burst.ts';
 import { startSlowServer } from '../http-keepalive/slow-server.ts';
 import { runHttpClient } from '../http-keepalive/run.ts';
-import { renderHttpClientResult } from '../http-keepalive/report.ts';
 import { runCapacity } from '../capacity/workers.ts';
-import { renderCapacityResult } from '../capacity/report.ts';
 import { renderPairs } from '../report/table.ts';
-import type { BoundedSection, CapacitySection, KeepAliveSection, LabResults, OverloadSection } from '../report/html.ts';
+import { renderCapacityResult, renderHttpClientResult, renderLoadResult } from '../report/text.ts';
+import type { BoundedSection, CapacitySection, KeepAliveSection, LabResults, OverloadSection } from '../results/lab.ts';
 
 export interface ScenarioOutcome {
   /** Text for the terminal. */

@@ -14,29 +14,10 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { errorCode } from '../net/errors.ts';
-import { CLIENT_MODES, LEAKS, type ClientMode, type Leak } from './modes.ts';
+import { CLIENT_MODES, LEAKS, type ClientMode, type Leak } from '../results/http-client.ts';
+import { validateClientOptions, type ClientConfig, type KeepAliveClientOptions } from './options.ts';
 
-export { CLIENT_MODES, LEAKS, type ClientMode, type Leak };
-
-export interface KeepAliveClientOptions {
-  mode: ClientMode;
-  /** faulty only: which leak. */
-  leak?: Leak;
-  /** fixed only: most connections to one origin (the prior art's MaxIdleConnsPerHost 2). */
-  perOriginConnections?: number;
-  /**
-   * fixed only: the total cap (the prior art's MaxIdleConns 5): most requests in flight over all origins,
-   * and most connections to any one origin. undici has no cross-origin socket cap, so idle connections to
-   * other origins can add to it until their idle timeout closes them.
-   */
-  maxConnections?: number;
-  /** fixed only: close a connection idle this long (ms); undici also keeps it below the server's hint. */
-  idleTimeoutMs?: number;
-  /** fixed only: retry once an idempotent request whose reused socket was reset. */
-  retryStaleSocket?: boolean;
-  /** Give up on a response (headers or body) after this long (ms). */
-  requestTimeoutMs?: number;
-}
+export { CLIENT_MODES, LEAKS, validateClientOptions, type ClientMode, type KeepAliveClientOptions, type Leak };
 
 export interface RequestOutcome {
   ok: boolean;
@@ -81,32 +62,6 @@ export interface KeepAliveClient {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const FIXED_DEFAULTS = {
-  perOriginConnections: 2,
-  maxConnections: 5,
-  idleTimeoutMs: 30_000,
-  retryStaleSocket: true,
-};
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-
-type Config = Required<Omit<KeepAliveClientOptions, 'leak'>> & { leak?: Leak };
-
-export function validateClientOptions(options: KeepAliveClientOptions): Config {
-  if (!CLIENT_MODES.includes(options.mode)) throw new RangeError(`mode must be faulty or fixed, not ${options.mode}`);
-  if (options.leak !== undefined && !LEAKS.includes(options.leak)) throw new RangeError(`leak must be one of ${LEAKS.join(', ')}, not ${options.leak}`);
-  if (options.leak !== undefined && options.mode !== 'faulty') throw new RangeError('leak applies to the faulty client only');
-  const config: Config = {
-    ...FIXED_DEFAULTS,
-    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as Config;
-  if (config.mode === 'faulty') config.leak ??= 'dispatcher-per-request';
-  for (const key of ['perOriginConnections', 'maxConnections', 'idleTimeoutMs', 'requestTimeoutMs'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw new RangeError(`${key} must be a whole number >= 1, not ${config[key]}`);
-  }
-  return config;
-}
-
 // --- Which failures happened on a reused socket --------------------------------------------------
 // undici publishes, for each request, the socket its headers went out on, its response headers and its
 // error. A socket that already carried a response before is a reused keep-alive socket; an error on it
@@ -143,155 +98,174 @@ const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 // --- The client ----------------------------------------------------------------------------------
 
-export function createKeepAliveClient(options: KeepAliveClientOptions): KeepAliveClient {
-  const config = validateClientOptions(options);
-  trackSocketReuse();
-  const counters = { requests: 0, completed: 0, failed: 0, retries: 0, connectionsOpened: 0, dispatchersCreated: 0, idleFlushes: 0 };
-  const openSockets = new Set<Socket>();
-  const dispatchers = new Set<Agent>();
-  /** Bodies the unconsumed-body leak never reads, held like a real bug holds its responses. */
-  const unreadBodies: Dispatcher.ResponseData['body'][] = [];
-  const baseConnector = buildConnector({});
-  const connect: buildConnector.connector = (connectOptions, callback) => {
-    baseConnector(connectOptions, (error, socket) => {
-      if (socket) {
-        counters.connectionsOpened++;
-        openSockets.add(socket as Socket);
-        socket.once('close', () => openSockets.delete(socket as Socket));
-      }
-      if (error) callback(error, null);
-      else callback(null, socket!);
-    });
-  };
-  const timeouts = { headersTimeout: config.requestTimeoutMs, bodyTimeout: config.requestTimeoutMs };
+/** A response that came back but is not a success counts as a failure coded by its status. */
+function answered(status: number, bodyBytes: number, retried: boolean): Omit<RequestOutcome, 'latencyMs'> {
+  return status >= 200 && status < 400 ? { ok: true, status, bodyBytes, retried } : { ok: false, status, bodyBytes, retried, error: `HTTP_${status}`, message: `status ${status}` };
+}
 
-  const newAgent = (agentOptions: Agent.Options = {}): Agent => {
-    const agent = new Agent({ ...agentOptions, ...timeouts, connect });
-    counters.dispatchersCreated++;
-    dispatchers.add(agent);
-    return agent;
-  };
+function failure(error: unknown, retried: boolean): Omit<RequestOutcome, 'latencyMs'> {
+  return { ok: false, bodyBytes: 0, retried, error: errorCode(error), message: error instanceof Error ? error.message : String(error) };
+}
 
-  // fixed: one shared agent; replaced (and the old one closed gracefully) after an error.
-  const fixedAgentOptions: Agent.Options = {
-    // No origin may take more than the total cap either, so with one origin the total cap is exact.
-    connections: Math.min(config.perOriginConnections, config.maxConnections),
-    // With no hint, idle sockets close after idleTimeoutMs; with `Keep-Alive: timeout=N`, after
-    // min(N s - 1 s, idleTimeoutMs): always below the server's own timeout.
-    keepAliveTimeout: config.idleTimeoutMs,
-    keepAliveMaxTimeout: config.idleTimeoutMs,
-    keepAliveTimeoutThreshold: 1000,
-    pipelining: 1,
-  };
-  let shared: Agent | undefined = config.mode === 'fixed' || config.leak === 'unconsumed-body' ? newAgent(config.mode === 'fixed' ? fixedAgentOptions : {}) : undefined;
-  const retire = (agent: Agent): void => {
-    // close() ends idle sockets now and busy ones once their responses are read; it stays in
-    // `dispatchers` so that close() of the client can still cut a response that never ends.
-    void agent.close().catch(() => {});
-  };
+/** The total cap: requests in flight over all origins, waiting in FIFO order for a slot. */
+class Slots {
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
 
-  // The total cap: requests in flight over all origins, waiting in FIFO order for a slot.
-  let inFlight = 0;
-  const waiting: Array<() => void> = [];
-  const acquire = async (): Promise<void> => {
-    if (inFlight < config.maxConnections) {
-      inFlight++;
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.inFlight < this.limit) {
+      this.inFlight++;
       return;
     }
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  };
-  const release = (): void => {
-    const next = waiting.shift();
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
     if (next) next();
-    else inFlight--;
+    else this.inFlight--;
+  }
+}
+
+class KeepAliveClientImpl implements KeepAliveClient {
+  readonly mode: ClientMode;
+  readonly leak?: Leak;
+  private readonly counters = { requests: 0, completed: 0, failed: 0, retries: 0, connectionsOpened: 0, dispatchersCreated: 0, idleFlushes: 0 };
+  private readonly openSockets = new Set<Socket>();
+  private readonly dispatchers = new Set<Agent>();
+  /** Bodies the unconsumed-body leak never reads, held like a real bug holds its responses. */
+  private readonly unreadBodies: Dispatcher.ResponseData['body'][] = [];
+  private readonly connect: buildConnector.connector;
+  private readonly fixedAgentOptions: Agent.Options;
+  private readonly slots: Slots;
+  /** fixed: one shared agent, replaced (the old one closed gracefully) after an error; unconsumed-body: one shared agent. */
+  private shared: Agent | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly config: ClientConfig) {
+    this.mode = config.mode;
+    this.leak = config.leak;
+    this.slots = new Slots(config.maxConnections);
+    const baseConnector = buildConnector({});
+    // The client's own count of its connections, beside the one the OS gives.
+    this.connect = (connectOptions, callback) => {
+      baseConnector(connectOptions, (error, socket) => {
+        if (socket) {
+          this.counters.connectionsOpened++;
+          this.openSockets.add(socket as Socket);
+          socket.once('close', () => this.openSockets.delete(socket as Socket));
+        }
+        if (error) callback(error, null);
+        else callback(null, socket!);
+      });
+    };
+    this.fixedAgentOptions = {
+      // No origin may take more than the total cap either, so with one origin the total cap is exact.
+      connections: Math.min(config.perOriginConnections, config.maxConnections),
+      // With no hint, idle sockets close after idleTimeoutMs; with `Keep-Alive: timeout=N`, after
+      // min(N s - 1 s, idleTimeoutMs): always below the server's own timeout.
+      keepAliveTimeout: config.idleTimeoutMs,
+      keepAliveMaxTimeout: config.idleTimeoutMs,
+      keepAliveTimeoutThreshold: 1000,
+      pipelining: 1,
+    };
+    if (config.mode === 'fixed') this.shared = this.newAgent(this.fixedAgentOptions);
+    else if (config.leak === 'unconsumed-body') this.shared = this.newAgent();
+  }
+
+  readonly stats = (): KeepAliveClientStats => ({ ...this.counters, connectionsOpen: this.openSockets.size });
+
+  private newAgent(agentOptions: Agent.Options = {}): Agent {
+    const { requestTimeoutMs } = this.config;
+    const agent = new Agent({ ...agentOptions, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs, connect: this.connect });
+    this.counters.dispatchersCreated++;
+    this.dispatchers.add(agent);
+    return agent;
+  }
+
+  readonly get = async (target: string | URL, requestOptions: { signal?: AbortSignal } = {}): Promise<RequestOutcome> => {
+    const url = new URL(target);
+    this.counters.requests++;
+    const started = performance.now();
+    const outcome = this.config.mode === 'faulty' ? await this.getFaulty(url, requestOptions.signal) : await this.getFixed(url, requestOptions.signal);
+    if (outcome.ok) this.counters.completed++;
+    else this.counters.failed++;
+    return { ...outcome, latencyMs: performance.now() - started };
   };
 
-  const attempt = async (url: URL, dispatcher: Dispatcher, consume: boolean, signal?: AbortSignal): Promise<{ status: number; bodyBytes: number }> => {
+  private async attempt(url: URL, dispatcher: Dispatcher, consume: boolean, signal?: AbortSignal): Promise<{ status: number; bodyBytes: number }> {
     const response = await dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', signal });
     if (!consume) {
-      unreadBodies.push(response.body);
+      this.unreadBodies.push(response.body);
       return { status: response.statusCode, bodyBytes: 0 };
     }
     const body = Buffer.from(await response.body.arrayBuffer());
     return { status: response.statusCode, bodyBytes: body.length };
-  };
+  }
 
-  /** A response that came back but is not a success counts as a failure coded by its status. */
-  const answered = (status: number, bodyBytes: number, retried: boolean): Omit<RequestOutcome, 'latencyMs'> =>
-    status >= 200 && status < 400 ? { ok: true, status, bodyBytes, retried } : { ok: false, status, bodyBytes, retried, error: `HTTP_${status}`, message: `status ${status}` };
-
-  const get = async (target: string | URL, requestOptions: { signal?: AbortSignal } = {}): Promise<RequestOutcome> => {
-    const url = new URL(target);
-    counters.requests++;
-    const started = performance.now();
-    const done = (outcome: Omit<RequestOutcome, 'latencyMs'>): RequestOutcome => {
-      if (outcome.ok) counters.completed++;
-      else counters.failed++;
-      return { ...outcome, latencyMs: performance.now() - started };
-    };
-    const failure = (error: unknown, retried: boolean): RequestOutcome =>
-      done({ ok: false, bodyBytes: 0, retried, error: errorCode(error), message: error instanceof Error ? error.message : String(error) });
-
-    if (config.mode === 'faulty') {
-      // The bug: a dispatcher nobody closes (or a shared one whose bodies nobody reads).
-      const dispatcher = config.leak === 'unconsumed-body' ? shared! : newAgent();
-      try {
-        const { status, bodyBytes } = await attempt(url, dispatcher, config.leak !== 'unconsumed-body', requestOptions.signal);
-        return done(answered(status, bodyBytes, false));
-      } catch (error) {
-        return failure(error, false);
-      }
+  /** The bug: a dispatcher nobody closes (or a shared one whose bodies nobody reads). */
+  private async getFaulty(url: URL, signal?: AbortSignal): Promise<Omit<RequestOutcome, 'latencyMs'>> {
+    const leaksBodies = this.config.leak === 'unconsumed-body';
+    const dispatcher = leaksBodies ? this.shared! : this.newAgent();
+    try {
+      const { status, bodyBytes } = await this.attempt(url, dispatcher, !leaksBodies, signal);
+      return answered(status, bodyBytes, false);
+    } catch (error) {
+      return failure(error, false);
     }
+  }
 
-    await acquire();
+  private async getFixed(url: URL, signal?: AbortSignal): Promise<Omit<RequestOutcome, 'latencyMs'>> {
+    await this.slots.acquire();
     try {
       let retried = false;
       for (;;) {
-        const agent = (shared ??= newAgent(fixedAgentOptions));
+        const agent = (this.shared ??= this.newAgent(this.fixedAgentOptions));
         try {
-          const { status, bodyBytes } = await attempt(url, agent, true, requestOptions.signal);
-          return done(answered(status, bodyBytes, retried));
+          const { status, bodyBytes } = await this.attempt(url, agent, true, signal);
+          return answered(status, bodyBytes, retried);
         } catch (error) {
-          // Like Go's CloseIdleConnections after a failure: a fresh agent for what follows, the old
-          // one's idle sockets closed now and its busy ones once they finish.
-          if (shared === agent) {
-            shared = undefined;
-            counters.idleFlushes++;
-            retire(agent);
-          }
+          this.retire(agent);
           const stale = RESET_CODES.has(errorCode(error)) && failedOnReusedSocket(error);
-          if (stale && config.retryStaleSocket && !retried && !requestOptions.signal?.aborted) {
-            retried = true;
-            counters.retries++;
-            continue;
-          }
-          return failure(error, retried);
+          if (!stale || !this.config.retryStaleSocket || retried || signal?.aborted) return failure(error, retried);
+          retried = true;
+          this.counters.retries++;
         }
       }
     } finally {
-      release();
+      this.slots.release();
     }
-  };
+  }
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      for (const body of unreadBodies.splice(0)) body.on('error', () => {}).destroy();
-      const all = [...dispatchers];
-      dispatchers.clear();
-      shared = undefined;
-      // destroy, not close: a leaked dispatcher may hold bodies nobody will read.
-      await Promise.all(all.map((agent) => agent.destroy().catch(() => {})));
-    })();
-    return closing;
-  };
+  /**
+   * Like Go's CloseIdleConnections after a failure: a fresh agent for what follows, the old one's idle
+   * sockets closed now and its busy ones once their responses are read. It stays in `dispatchers`, so
+   * that close() can still cut a response that never ends.
+   */
+  private retire(agent: Agent): void {
+    if (this.shared !== agent) return;
+    this.shared = undefined;
+    this.counters.idleFlushes++;
+    void agent.close().catch(() => {});
+  }
 
-  return {
-    mode: config.mode,
-    leak: config.leak,
-    get,
-    stats: () => ({ ...counters, connectionsOpen: openSockets.size }),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  readonly close = (): Promise<void> => (this.closing ??= this.destroyAll());
+
+  readonly [Symbol.asyncDispose] = (): Promise<void> => this.close();
+
+  private async destroyAll(): Promise<void> {
+    for (const body of this.unreadBodies.splice(0)) body.on('error', () => {}).destroy();
+    const all = [...this.dispatchers];
+    this.dispatchers.clear();
+    this.shared = undefined;
+    // destroy, not close: a leaked dispatcher may hold bodies nobody will read.
+    await Promise.all(all.map((agent) => agent.destroy().catch(() => {})));
+  }
+}
+
+export function createKeepAliveClient(options: KeepAliveClientOptions): KeepAliveClient {
+  trackSocketReuse();
+  return new KeepAliveClientImpl(validateClientOptions(options));
 }

@@ -3,9 +3,12 @@
 // nothing. It counts the status codes that came back and times each request, which is how a bounded
 // server's workers, queue, rejections and deadlines show from outside.
 import net from 'node:net';
-import { ErrorTally } from '../net/errors.ts';
-import type { ErrorCounts } from '../net/types.ts';
-import { LatencyRecorder, type LatencySummary } from '../report/latency.ts';
+import type { HttpBurstResult } from '../results/lab.ts';
+import { LatencyRecorder } from '../results/latency.ts';
+import { ErrorTally } from '../results/tally.ts';
+import { coded } from '../net/errors.ts';
+
+export type { HttpBurstResult };
 
 export interface HttpBurstOptions {
   host?: string;
@@ -19,19 +22,6 @@ export interface HttpBurstOptions {
   timeoutMs?: number;
 }
 
-export interface HttpBurstResult {
-  requests: number;
-  /** Responses by status code, e.g. { "200": 20, "503": 20 }. */
-  statuses: Record<string, number>;
-  /** Status codes the silent clients got (408 when the server enforces its deadline). */
-  silentStatuses: Record<string, number>;
-  failed: number;
-  errors: ErrorCounts;
-  /** From connect to the end of the response, for every request that got one. */
-  latency: LatencySummary;
-  durationMs: number;
-}
-
 function exchange(host: string, port: number, request: string | undefined, timeoutMs: number): Promise<{ status: number; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -39,7 +29,7 @@ function exchange(host: string, port: number, request: string | undefined, timeo
     const socket = net.connect({ host, port }, () => {
       if (request !== undefined) socket.write(request);
     });
-    socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error(`no response within ${timeoutMs}ms`), { code: 'ETIMEDOUT' })));
+    socket.setTimeout(timeoutMs, () => socket.destroy(coded('ETIMEDOUT', `no response within ${timeoutMs}ms`)));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('end', () => {
@@ -47,7 +37,7 @@ function exchange(host: string, port: number, request: string | undefined, timeo
       const head = Buffer.concat(chunks).toString('latin1');
       const match = /^HTTP\/1\.[01] (\d{3})/.exec(head);
       if (match) resolve({ status: Number(match[1]), ms: performance.now() - started });
-      else reject(Object.assign(new Error(`not an HTTP response: ${JSON.stringify(head.slice(0, 40))}`), { code: 'EBADRESPONSE' }));
+      else reject(coded('EBADRESPONSE', `not an HTTP response: ${JSON.stringify(head.slice(0, 40))}`));
     });
   });
 }

@@ -4,62 +4,18 @@
 // send time, so a stalled server shows up in the percentiles instead of hiding behind fewer sends.
 // Failures of any kind are counted by code and never end the run early.
 import { setMaxListeners } from 'node:events';
+import { DEFAULT_TRANSPORT, dial, resolveHost, type Conn, type ConnEvents } from '../net/conn.ts';
 import { LineSplitter } from '../net/lines.ts';
-import { DEFAULT_TRANSPORT, checkTransport, dial, resolveHost, type Conn, type ConnEvents, type Transport } from '../net/conn.ts';
-import { ErrorTally } from '../net/errors.ts';
-import type { ErrorCounts } from '../net/types.ts';
-import { shareOf, type Shard } from '../net/shard.ts';
+import { shareOf } from '../net/shard.ts';
 import { formatHostPort } from '../net/units.ts';
-import { LatencyRecorder, type LatencySummary } from '../report/latency.ts';
-import { PRIOR_ART_ACK, PRIOR_ART_ACK_TEXT, type Framing } from '../tcp/ack-server.ts';
+import { LatencyRecorder } from '../results/latency.ts';
+import { LOAD_KIND, type LoadResult } from '../results/load.ts';
+import { ErrorTally } from '../results/tally.ts';
+import { PRIOR_ART_ACK, PRIOR_ART_ACK_TEXT } from '../tcp/ack-protocol.ts';
+import { validateLoadOptions, type LoadConfig, type LoadOptions } from './options.ts';
+import { coded } from '../net/errors.ts';
 
-export interface LoadOptions {
-  host?: string;
-  port?: number;
-  /** Clients in the whole run (a shard runs its share of them). */
-  clients?: number;
-  /** Client i starts i × stagger after the run starts. */
-  staggerMs?: number;
-  messagesPerClient?: number;
-  /** `{i}` is the client number (from 0), `{n}` the message number (from 0). */
-  message?: string;
-  /** line: send `message\n`, expect `ACK message\n`. chunk: send the bare message, expect `ACK from server`. */
-  framing?: Framing;
-  /** Messages a client keeps in flight before waiting for acks (closed loop). */
-  pipeline?: number;
-  /** Open loop: messages per second over all clients, on a fixed schedule. 0: closed loop. */
-  rate?: number;
-  connectTimeoutMs?: number;
-  replyTimeoutMs?: number;
-  /** Keep each connection open this long after its last ack. */
-  holdMs?: number;
-  /** Stop the run after this long (ms); what did not finish counts as missing. 0: no limit. */
-  durationMs?: number;
-  /** Local addresses to connect from, used in turn (to spread over 127.0.0.0/8). */
-  sourceAddresses?: string[];
-  shard?: Shard;
-  signal?: AbortSignal;
-  /** What carries the connections: bare libuv handles (the default where Node has them) or net sockets. */
-  transport?: Transport;
-}
-
-export interface LoadResult {
-  target: string;
-  /** What carried the connections: `libuv` handles or `net` sockets (merged shards: each one used, comma-separated). */
-  transport: string;
-  clients: { attempted: number; connected: number; failed: number };
-  messages: { planned: number; sent: number; acked: number; mismatched: number; missing: number; extra: number };
-  errors: ErrorCounts;
-  errorSamples: string[];
-  latency: { connect: LatencySummary; ack: LatencySummary };
-  durationMs: number;
-  acksPerSecond: number;
-  shard?: Shard;
-  /** True when the run was ended early, by stop(), its signal or --duration. */
-  stopped: boolean;
-  /** True when every client connected and every message got its exact ack. */
-  ok: boolean;
-}
+export type { LoadOptions, LoadResult };
 
 export interface LoadProgress {
   started: number;
@@ -68,43 +24,6 @@ export interface LoadProgress {
   sent: number;
   acked: number;
   errors: number;
-}
-
-const DEFAULTS = {
-  host: 'localhost',
-  port: 4000,
-  clients: 50,
-  staggerMs: 100,
-  messagesPerClient: 1,
-  message: 'Hello from client #{i}',
-  framing: 'line' as Framing,
-  pipeline: 1,
-  rate: 0,
-  connectTimeoutMs: 5000,
-  replyTimeoutMs: 5000,
-  holdMs: 0,
-  durationMs: 0,
-};
-
-type Config = typeof DEFAULTS & Pick<LoadOptions, 'sourceAddresses' | 'shard' | 'signal' | 'transport'>;
-
-export function validateLoadOptions(options: LoadOptions): Config {
-  const config: Config = { ...DEFAULTS, ...stripUndefined(options) };
-  const wholes = ['clients', 'staggerMs', 'messagesPerClient', 'connectTimeoutMs', 'replyTimeoutMs', 'holdMs', 'durationMs'] as const;
-  for (const key of wholes) {
-    if (!Number.isFinite(config[key]) || config[key] < 0) throw new RangeError(`${key} must be a number >= 0, not ${config[key]}`);
-  }
-  if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) throw new RangeError(`port must be 1-65535, not ${config.port}`);
-  if (!Number.isInteger(config.pipeline) || config.pipeline < 1) throw new RangeError('pipeline must be at least 1');
-  if (!(config.rate >= 0)) throw new RangeError('rate must be >= 0');
-  if (config.framing !== 'line' && config.framing !== 'chunk') throw new RangeError('framing must be line or chunk');
-  checkTransport(config.transport);
-  if (config.framing === 'line' && /[\r\n]/.test(config.message)) throw new RangeError('with line framing the message cannot contain a line break');
-  return config;
-}
-
-function stripUndefined<T extends object>(object: T): Partial<T> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 interface Pending {
@@ -125,7 +44,7 @@ function sameBytes(bytes: Buffer, start: number, end: number, text: string): boo
 const CLIENT_EVENTS: ConnEvents = {
   data: (conn, bytes) => (conn.state as Client).onData(bytes),
   end: (conn) => conn.end(),
-  error: (conn, code, error) => (conn.state as Client).fail(error ?? Object.assign(new Error(code), { code })),
+  error: (conn, code, error) => (conn.state as Client).fail(error ?? coded(code, code)),
   close: (conn) => (conn.state as Client).onClose(),
   connect: (conn, code) => (conn.state as Client).onConnect(code),
 };
@@ -165,7 +84,7 @@ class Client {
       counts.failed++;
       this.dead = true;
       const message = code === 'ETIMEDOUT' ? `connect timed out after ${config.connectTimeoutMs}ms` : `connect ${code} ${formatHostPort(config.host, config.port)}`;
-      this.run.errors.add(Object.assign(new Error(message), { code }), `client ${this.index} connect`);
+      this.run.errors.add(coded(code, message), `client ${this.index} connect`);
       return false;
     }
     this.run.connectLatency.record(performance.now() - started);
@@ -238,7 +157,7 @@ class Client {
   checkReplyTimeout(now: number, timeoutMs: number): void {
     const head = this.pending[0];
     if (!head || this.dead || now - head.since < timeoutMs) return;
-    this.fail(Object.assign(new Error(`no reply within ${timeoutMs}ms`), { code: 'REPLY_TIMEOUT' }));
+    this.fail(coded('REPLY_TIMEOUT', `no reply within ${timeoutMs}ms`));
     this.conn?.destroy();
   }
 
@@ -329,7 +248,7 @@ class Client {
 
   onClose(): void {
     if (this.pending.length > 0 && !this.dead) {
-      this.fail(Object.assign(new Error(`server closed the connection with ${this.pending.length} acks outstanding`), { code: 'ECLOSED' }));
+      this.fail(coded('ECLOSED', `server closed the connection with ${this.pending.length} acks outstanding`));
     }
     this.dead = true;
     this.release();
@@ -339,7 +258,7 @@ class Client {
 
 /** A load run in progress: observable through progress(), stoppable through stop() or the signal. */
 export class LoadRun {
-  readonly config: Config;
+  readonly config: LoadConfig;
   readonly errors = new ErrorTally();
   readonly connectLatency = new LatencyRecorder();
   readonly ackLatency = new LatencyRecorder();
@@ -488,6 +407,7 @@ export class LoadRun {
       counts.failed === 0 && counts.attempted === counts.connected && counts.mismatched === 0 && missing === 0 &&
       counts.extra === 0 && counts.sent === counts.planned && this.errors.total === 0;
     return {
+      kind: LOAD_KIND,
       target: formatHostPort(config.host, config.port),
       transport: config.transport ?? DEFAULT_TRANSPORT,
       clients: { attempted: counts.attempted, connected: counts.connected, failed: counts.failed },

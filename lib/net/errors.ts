@@ -1,6 +1,26 @@
-// Classifying socket failures by code, so runs can count them instead of crashing on them,
-// and telling people which operating-system limit a code points at.
-import type { ErrorCounts } from './types.ts';
+// Classifying socket failures by code, so runs can count them instead of crashing on them (the tally
+// itself is lib/results/tally.ts), and telling people which operating-system limit a code points at.
+
+import { formatHostPort } from './units.ts';
+
+/**
+ * A dial's synchronous failure as the caller should count it. bind() says EADDRINUSE when the source
+ * address has no free port left (or the one asked for is taken), connect() says EADDRNOTAVAIL when no
+ * port is left for this destination: both mean "no local port", and are counted as EADDRNOTAVAIL.
+ */
+export function dialFailureCode(code: string | undefined): string {
+  return code === 'EADDRINUSE' ? 'EADDRNOTAVAIL' : (code ?? 'EUNKNOWN');
+}
+
+/** The error a listen fails with: its message names the address and the code. */
+export function listenError(host: string, port: number, code: string, cause?: unknown): Error {
+  return Object.assign(new Error(`cannot listen on ${formatHostPort(host, port)}: ${code}`, { cause }), { code });
+}
+
+/** An error with a code, as the tallies count it: `coded('REPLY_TIMEOUT', 'no reply within 5000ms')`. */
+export function coded(code: string | undefined, message: string): Error & { code: string | undefined } {
+  return Object.assign(new Error(message), { code });
+}
 
 /** The stable code of a socket error: the errno code when Node gives one, else a name. */
 export function errorCode(error: unknown): string {
@@ -24,25 +44,4 @@ const LIMIT_HINTS: Record<string, string> = {
 /** A sentence on which limit an error code means and how to raise it, if it is one of those. */
 export function limitHint(code: string): string | undefined {
   return LIMIT_HINTS[code];
-}
-
-/** Counts errors by code and keeps the first few messages, for the result JSON. */
-export class ErrorTally {
-  readonly counts: ErrorCounts = {};
-  readonly samples: string[] = [];
-  constructor(private readonly keepSamples = 5) {}
-
-  add(error: unknown, context?: string): string {
-    const code = errorCode(error);
-    this.counts[code] = (this.counts[code] ?? 0) + 1;
-    if (this.samples.length < this.keepSamples) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.samples.push(context ? `${context}: ${message}` : message);
-    }
-    return code;
-  }
-
-  get total(): number {
-    return Object.values(this.counts).reduce((sum, n) => sum + n, 0);
-  }
 }

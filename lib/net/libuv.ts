@@ -102,8 +102,6 @@ function load(): Libuv | undefined {
 
 /** The binding, or undefined where it is missing or turned off (then use net). */
 export const LIBUV = load();
-/** Which implementation carries connections: `libuv` handles, or `net` sockets as the fallback. */
-export const LEAN_KIND: 'libuv' | 'net' = LIBUV ? 'libuv' : 'net';
 
 /** libuv's status for end of stream (the peer's FIN). */
 export const UV_EOF = -4095;

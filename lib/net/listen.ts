@@ -1,11 +1,9 @@
-// Listening with a disposable handle: every server in lib/ listens through here, on loopback and a free
-// port unless told otherwise, and hands back { host, port, close(), [Symbol.asyncDispose] }.
-// close() stops accepting, gives open connections a grace period, then destroys what is left,
-// so neither a spec nor a CLI run ever leaves a socket behind.
+// Listening with net.Server and a disposable handle: servers built on node:net or node:http listen through
+// here, on loopback and a free port unless told otherwise, and get the handle of server.ts.
 import type { Server, Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
+import { listenError } from './errors.ts';
+import { ServerBase } from './server.ts';
 import type { ServerHandle } from './types.ts';
-import { formatHostPort } from './units.ts';
 
 export interface ListenOptions {
   /** Address to bind; loopback unless told otherwise. */
@@ -39,7 +37,7 @@ export async function listenOn(server: Server, options: ListenOptions = {}): Pro
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       server.removeListener('listening', onListening);
-      reject(Object.assign(new Error(`cannot listen on ${formatHostPort(host, port)}: ${error.code ?? error.message}`, { cause: error }), { code: error.code }));
+      reject(listenError(host, port, error.code ?? error.message, error));
     };
     const onListening = (): void => {
       server.removeListener('error', onError);
@@ -54,6 +52,40 @@ export async function listenOn(server: Server, options: ListenOptions = {}): Pro
   return { host: address.address, port: address.port };
 }
 
+/** A net.Server (or anything that closes like one) with the sockets it tracks, as a ServerBase. */
+class NetServerHandle extends ServerBase {
+  constructor(
+    private readonly server: { close(callback: () => void): unknown },
+    address: { host: string; port: number },
+    private readonly sockets: Set<{ destroy(): void }>,
+    private readonly hooks: HandleHooks,
+  ) {
+    super();
+    this.host = address.host;
+    this.port = address.port;
+  }
+
+  protected override stopAccepting(): Promise<void> {
+    return new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  protected override openCount(): number {
+    return this.sockets.size;
+  }
+
+  protected override cutAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  protected override onStop(): void {
+    this.hooks.onStop?.();
+  }
+
+  protected override async onClosed(): Promise<void> {
+    await this.hooks.onClosed?.();
+  }
+}
+
 /**
  * Wraps a listening server in the handle every factory returns. `sockets` is the set from
  * trackConnections (or the server's own bookkeeping).
@@ -64,25 +96,7 @@ export function makeHandle(
   sockets: Set<{ destroy(): void }>,
   hooks: HandleHooks = {},
 ): ServerHandle {
-  let closing: Promise<void> | undefined;
-  const close = (graceMs = 0): Promise<void> => {
-    closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      hooks.onStop?.();
-      const deadline = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < deadline) await delay(Math.min(25, deadline - Date.now()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-      await hooks.onClosed?.();
-    })();
-    return closing;
-  };
-  return {
-    host: address.host,
-    port: address.port,
-    close,
-    [Symbol.asyncDispose]: () => close(),
-  };
+  return new NetServerHandle(server, address, sockets, hooks);
 }
 
 /** Listens and wraps in one step, for servers with no extra bookkeeping. */

@@ -15,9 +15,18 @@ export interface SocketEntry {
   remoteAddress: string;
   remotePort: number;
   state: TcpState;
+  /** Bytes sent and not yet acknowledged by the peer (Send-Q). */
+  txQueue: number;
+  /** Bytes received that the owner has not read yet (Recv-Q): a process that stopped reading leaves them here. */
+  rxQueue: number;
   /** 0 for sockets no process owns any more (TIME_WAIT). */
   inode: number;
+  /** What is left of the socket's running timer, in ms (for TIME_WAIT: until it is gone); 0 with none. */
+  timerMs: number;
 }
+
+/** The kernel prints timers in clock ticks (USER_HZ), 100 a second on Linux. */
+const TICKS_PER_SECOND = 100;
 
 function parseIPv4(hex: string): string {
   const n = Number.parseInt(hex, 16);
@@ -64,7 +73,10 @@ function parseLine(line: string, v6: boolean): SocketEntry | undefined {
     remoteAddress: parse(remoteHex),
     remotePort: Number.parseInt(remotePortHex, 16),
     state: TCP_STATES[fields[3] as keyof typeof TCP_STATES] ?? 'CLOSE',
+    txQueue: Number.parseInt(fields[4].split(':')[0], 16),
+    rxQueue: Number.parseInt(fields[4].split(':')[1] ?? '0', 16),
     inode: Number(fields[9]),
+    timerMs: fields[5].startsWith('00:') ? 0 : (Number.parseInt(fields[5].split(':')[1] ?? '0', 16) * 1000) / TICKS_PER_SECOND,
   };
 }
 

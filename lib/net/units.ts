@@ -1,5 +1,6 @@
 // Parsing of the human units the command line accepts: durations (ms, s, m, h) and sizes (B, KiB, MiB, GiB).
-// Both throw a RangeError whose message names the problem, so a CLI can turn it into one usage line.
+// Each throws an OptionError whose message names the problem, so a CLI can turn it into one usage line.
+import { OptionError } from './options.ts';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
@@ -10,7 +11,7 @@ const SIZE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gi
  */
 export function parseDuration(text: string, bareUnit: 'ms' | 's' = 'ms'): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(String(text));
-  if (!match) throw new RangeError(`"${text}" is not a duration (use e.g. 500ms, 10s, 2m)`);
+  if (!match) throw new OptionError('duration', `"${text}" is not a duration (use e.g. 500ms, 10s, 2m)`);
   const unit = (match[2] ?? bareUnit).toLowerCase();
   return Math.round(Number(match[1]) * DURATION_UNITS[unit]);
 }
@@ -18,7 +19,7 @@ export function parseDuration(text: string, bareUnit: 'ms' | 's' = 'ms'): number
 /** Parses `64KiB`, `1MiB`, `4096` (bytes) into a byte count. */
 export function parseSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(String(text));
-  if (!match) throw new RangeError(`"${text}" is not a size (use e.g. 4096, 64KiB, 1MiB)`);
+  if (!match) throw new OptionError('size', `"${text}" is not a size (use e.g. 4096, 64KiB, 1MiB)`);
   const unit = (match[2] ?? 'b').toLowerCase();
   return Math.round(Number(match[1]) * SIZE_UNITS[unit]);
 }
@@ -53,7 +54,7 @@ export function parseHostPort(text: string, defaultHost = '127.0.0.1'): { host: 
     const at = value.lastIndexOf(':');
     host = value.slice(0, at);
     portText = value.slice(at + 1);
-    if (host.includes(':')) throw new RangeError(`"${text}": write IPv6 addresses in brackets, e.g. [::1]:5000`);
+    if (host.includes(':')) throw new OptionError('address', `"${text}": write IPv6 addresses in brackets, e.g. [::1]:5000`);
   }
   return { host: host || defaultHost, port: parsePort(portText) };
 }
@@ -62,7 +63,7 @@ export function parseHostPort(text: string, defaultHost = '127.0.0.1'): { host: 
 export function parsePort(text: string | number): number {
   const port = Number(text);
   if (!/^\d+$/.test(String(text).trim()) || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`"${text}" is not a port (0-65535; 0 picks a free one)`);
+    throw new OptionError('port', `"${text}" is not a port (0-65535; 0 picks a free one)`);
   }
   return port;
 }

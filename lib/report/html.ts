@@ -1,52 +1,10 @@
 // The report: one self-contained HTML page (inline CSS and SVG, no scripts, nothing fetched) drawn
 // from a results document. Each section shows one phenomenon with its figures and charts; every
 // figure carries data-figure="<path in the JSON>" so a test can check the page against the JSON.
-import { barChart, escapeXml, lineChart, type Series } from './svg.ts';
-import { NINES_TICKS, latencyBuckets, percentileCurve, type LatencySummary } from './latency.ts';
-import type { LoadResult } from '../load/load-client.ts';
-import type { HttpBurstResult } from '../load/http-burst.ts';
-import type { HttpClientResult } from '../http-keepalive/run.ts';
-import type { CapacityResult } from '../capacity/result.ts';
-
-/** The document `connlab demo` writes to report/results.json; every section is optional. */
-export interface LabResults {
-  tool: 'connlab';
-  generatedAt: string;
-  durationMs?: number;
-  overload?: OverloadSection;
-  bounded?: BoundedSection;
-  keepalive?: KeepAliveSection;
-  capacity?: CapacitySection;
-  sections?: Record<string, unknown>;
-  [key: string]: unknown;
-}
-
-export interface OverloadSection {
-  description: string;
-  load: LoadResult;
-  /** Connections each backend received, by name. */
-  backends: Array<{ name: string; address: string; connections: number; acks?: number }>;
-}
-
-export interface BoundedSection {
-  description: string;
-  config: { workers: number; queue: number; workMs: number; deadlineMs: number };
-  burst: HttpBurstResult;
-  server: { peakActive: number; peakQueued: number; completed: number; rejected: number; timedOut: number; accepted: number };
-}
-
-export interface KeepAliveSection {
-  description: string;
-  faulty?: HttpClientResult;
-  fixed?: HttpClientResult;
-}
-
-export interface CapacitySection {
-  description: string;
-  /** The ceiling the target was configured with, to compare against what the ramp found (when known). */
-  knownCeiling?: number;
-  capacity: CapacityResult;
-}
+import { barChart, escapeXml, lineChart } from './svg.ts';
+import { NINES_TICKS, latencyBuckets, percentileCurve, type LatencySummary } from '../results/latency.ts';
+import type { BoundedSection, CapacitySection, KeepAliveSection, LabResults, OverloadSection } from '../results/lab.ts';
+import { parseThreshold, type ThresholdResult } from '../results/thresholds.ts';
 
 export interface Figure {
   label: string;
@@ -113,6 +71,20 @@ export function latencyTable(named: Array<{ name: string; latency: LatencySummar
   return `<table class="latency">${head}${rows}</table>`;
 }
 
+/** The thresholds a result was judged on, each with its measured value and verdict; nothing when none. */
+export function thresholdsTable(result: { kind: string; thresholds?: ThresholdResult[] }, path: string): string {
+  const thresholds = result.thresholds ?? [];
+  if (thresholds.length === 0) return '';
+  const rows = thresholds
+    .map((t, i) => {
+      const { unit } = parseThreshold(t.expr, result.kind).metric;
+      const value = t.value === null ? 'not measured' : `<span data-figure="${escapeXml(`${path}.thresholds.${i}.value`)}">${t.value}</span>${unit === 'duration' ? ' ms' : unit === 'size' ? ' B' : ''}`;
+      return `<tr class="${t.ok ? 'passed' : 'failed'}"><th>${escapeXml(t.expr)}</th><td>${value}</td><td>${t.ok ? 'passed' : 'FAILED'}</td></tr>`;
+    })
+    .join('');
+  return `<table class="thresholds"><tr><th>threshold</th><th>measured</th><th>verdict</th></tr>${rows}</table>`;
+}
+
 function overloadSection(section: OverloadSection): string {
   const { load } = section;
   const figures = figureList([
@@ -135,6 +107,7 @@ function overloadSection(section: OverloadSection): string {
   return (
     `<section id="overload"><h2>Overload topology</h2><p>${escapeXml(section.description)}</p>${figures}` +
     `<div class="charts">${distribution}</div>` +
+    thresholdsTable(load, 'overload.load') +
     latencyTable([{ name: 'connect', latency: load.latency.connect }, { name: 'ack', latency: load.latency.ack }], 'overload.load.latency.connect') +
     latencyCharts('overload', 'Ack', [{ name: 'ack', latency: load.latency.ack }, { name: 'connect', latency: load.latency.connect }]) +
     '</section>'
@@ -190,6 +163,7 @@ function keepAliveSection(section: KeepAliveSection): string {
   return (
     `<section id="keepalive"><h2>HTTP keep-alive: ${clients.map((c) => c.mode).join(' against ')}</h2><p>${escapeXml(section.description)}</p>${figures}` +
     `<div class="charts">${sockets}</div>` +
+    clients.map(({ mode, result }) => thresholdsTable(result, `keepalive.${mode}`)).join('') +
     latencyTable(latencies, `keepalive.${clients[0]?.mode}.latency`) +
     latencyCharts('keepalive', 'Requests', latencies) +
     '</section>'
@@ -221,24 +195,11 @@ function capacitySection(section: CapacitySection): string {
     `<section id="capacity"><h2>Capacity${capacity.ramp ? ": finding a server's ceiling" : ''}</h2><p>${escapeXml(section.description)}</p>${figures}` +
     (capacity.ramp ? `<p>The ramp stopped because: ${escapeXml(capacity.ramp.reason)}.</p>` : '') +
     `<div class="charts">${ramp}</div>` +
+    thresholdsTable(capacity, 'capacity.capacity') +
     latencyTable([{ name: 'connect', latency: capacity.connectLatency }], 'capacity.capacity.connectLatency') +
     latencyCharts('capacity', 'Connect', [{ name: 'connect', latency: capacity.connectLatency }]) +
     '</section>'
   );
-}
-
-/** Renderers for further sections, keyed by their name in LabResults. */
-export type SectionRenderer = (value: never) => string;
-const SECTION_RENDERERS: Record<string, (value: unknown) => string> = {
-  overload: (value) => overloadSection(value as OverloadSection),
-  bounded: (value) => boundedSection(value as BoundedSection),
-  keepalive: (value) => keepAliveSection(value as KeepAliveSection),
-  capacity: (value) => capacitySection(value as CapacitySection),
-};
-
-/** Lets another part add how its section is drawn. */
-export function registerSection(name: string, render: (value: never) => string): void {
-  SECTION_RENDERERS[name] = render as (value: unknown) => string;
 }
 
 const STYLE = `
@@ -253,12 +214,18 @@ h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom
 .chart { border: 1px solid #eee; border-radius: 6px; background: #fff; max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
 th:first-child { text-align: left; }
+.thresholds .passed td:last-child { color: #1a7f37; } .thresholds .failed td:last-child { color: #cf222e; font-weight: 600; }
 `;
 
 export function renderReport(results: LabResults): string {
-  const order = ['overload', 'bounded', 'keepalive', 'capacity'];
-  const names = [...order.filter((n) => results[n] !== undefined), ...Object.keys(results).filter((n) => !order.includes(n) && SECTION_RENDERERS[n] && results[n] !== undefined)];
-  const sections = names.map((name) => SECTION_RENDERERS[name]?.(results[name]) ?? '').join('\n');
+  const sections = [
+    results.overload && overloadSection(results.overload),
+    results.bounded && boundedSection(results.bounded),
+    results.keepalive && keepAliveSection(results.keepalive),
+    results.capacity && capacitySection(results.capacity),
+  ]
+    .filter(Boolean)
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>connlab report</title><style>${STYLE}</style></head>
@@ -269,4 +236,3 @@ ${sections || '<p>No sections in these results.</p>'}
 `;
 }
 
-export type { Series };

@@ -3,16 +3,10 @@
 // simulated work, and answers `200 OK` with `Content-Length`, `Connection: close` and the body
 // `hello world`, which curl, wrk and browsers accept. A malformed or oversized head gets `400`, a full
 // queue `503` with `Retry-After`, a head not complete by the deadline `408`.
-import { startPoolServer, type PoolOptions, type PoolServer, type PoolStats } from './pool.ts';
+import { HELLO_DEFAULTS, validateHelloServerOptions, type HelloServerOptions } from './options.ts';
+import { startPoolServer, type PoolConnection, type PoolHandler, type PoolServer, type PoolStats } from './pool.ts';
 
-export interface HelloServerOptions extends Omit<PoolOptions, 'readDeadlineMs' | 'writeDeadlineMs'> {
-  /** From accept, for reading the request and for delivering the reply (the prior art's 10 s). */
-  deadlineMs?: number;
-  /** Simulated work per request (ms), on a timer so the event loop stays free. */
-  workMs?: number;
-  /** Largest request head accepted, in bytes; a larger one gets 400. */
-  maxHeadBytes?: number;
-}
+export type { HelloServerOptions };
 
 export interface HelloServerStats extends PoolStats {
   /** Requests answered 400. */
@@ -26,7 +20,6 @@ export interface HelloServer extends PoolServer {
 }
 
 export const HELLO_BODY = 'hello world';
-export const HELLO_DEFAULTS = { workers: 10, queue: 10, deadlineMs: 10_000, workMs: 1000, maxHeadBytes: 8 * 1024 };
 
 /** A parsed request head: what the handler needs from it. */
 export interface RequestHead {
@@ -93,41 +86,46 @@ export function httpResponse(status: number, reason: string, body: string, extra
   return includeBody ? Buffer.concat([Buffer.from(head, 'latin1'), bodyBytes]) : Buffer.from(head, 'latin1');
 }
 
-export function validateHelloServerOptions(options: HelloServerOptions): typeof HELLO_DEFAULTS {
-  const merged = { ...HELLO_DEFAULTS };
-  for (const key of Object.keys(HELLO_DEFAULTS) as Array<keyof typeof HELLO_DEFAULTS>) {
-    if (options[key] !== undefined) merged[key] = options[key];
+/** The HTTP handler: reads a head, works, answers 200 (or 400 for a bad head). */
+class HelloHandler implements PoolHandler {
+  private readonly counts = { badRequests: 0, ok: 0 };
+  private readonly retryAfterSeconds: number;
+
+  constructor(private readonly config: typeof HELLO_DEFAULTS) {
+    this.retryAfterSeconds = Math.max(1, Math.ceil(config.workMs / 1000));
   }
-  if (!Number.isInteger(merged.workMs) || merged.workMs < 0) throw new RangeError(`workMs must be a whole number >= 0, not ${merged.workMs}`);
-  if (!Number.isInteger(merged.maxHeadBytes) || merged.maxHeadBytes < 16) throw new RangeError(`maxHeadBytes must be a whole number >= 16, not ${merged.maxHeadBytes}`);
-  return merged;
+
+  async serve(connection: PoolConnection): Promise<void> {
+    let head: RequestHead;
+    try {
+      head = await connection.readRequest((bytes, ended) => parseRequestHead(bytes, ended, this.config.maxHeadBytes));
+    } catch (error) {
+      if (!(error instanceof BadRequest)) throw error;
+      this.counts.badRequests++;
+      await connection.reply(httpResponse(400, 'Bad Request', `bad request: ${error.message}\n`));
+      return;
+    }
+    await connection.work(this.config.workMs);
+    await connection.reply(httpResponse(200, 'OK', HELLO_BODY, [], head.method !== 'HEAD'));
+    this.counts.ok++;
+  }
+
+  busyReply(): Buffer {
+    return httpResponse(503, 'Service Unavailable', 'server busy: every worker is busy and the queue is full\n', [`Retry-After: ${this.retryAfterSeconds}`]);
+  }
+
+  readTimeoutReply(): Buffer {
+    return httpResponse(408, 'Request Timeout', 'request not received before the deadline\n');
+  }
+
+  stats(): { badRequests: number; ok: number } {
+    return { ...this.counts };
+  }
 }
 
 export async function startHelloServer(options: HelloServerOptions = {}): Promise<HelloServer> {
   const config = validateHelloServerOptions(options);
-  const counts = { badRequests: 0, ok: 0 };
   const { deadlineMs: _deadline, workMs: _work, maxHeadBytes: _maxHead, ...poolOptions } = options;
-  const retryAfterSeconds = Math.max(1, Math.ceil(config.workMs / 1000));
-  const server = await startPoolServer(
-    {
-      async serve(connection) {
-        let head: RequestHead;
-        try {
-          head = await connection.readRequest((bytes, ended) => parseRequestHead(bytes, ended, config.maxHeadBytes));
-        } catch (error) {
-          if (!(error instanceof BadRequest)) throw error;
-          counts.badRequests++;
-          await connection.reply(httpResponse(400, 'Bad Request', `bad request: ${error.message}\n`));
-          return;
-        }
-        await connection.work(config.workMs);
-        await connection.reply(httpResponse(200, 'OK', HELLO_BODY, [], head.method !== 'HEAD'));
-        counts.ok++;
-      },
-      busyReply: () => httpResponse(503, 'Service Unavailable', 'server busy: every worker is busy and the queue is full\n', [`Retry-After: ${retryAfterSeconds}`]),
-      readTimeoutReply: () => httpResponse(408, 'Request Timeout', 'request not received before the deadline\n'),
-    },
-    { ...poolOptions, workers: config.workers, queue: config.queue, readDeadlineMs: config.deadlineMs, writeDeadlineMs: config.deadlineMs },
-  );
-  return { ...server, stats: () => ({ ...server.stats(), ...counts }) };
+  const pool = { ...poolOptions, workers: config.workers, queue: config.queue, readDeadlineMs: config.deadlineMs, writeDeadlineMs: config.deadlineMs };
+  return (await startPoolServer(new HelloHandler(config), pool)) as HelloServer;
 }

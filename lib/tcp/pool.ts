@@ -8,10 +8,14 @@
 // worker is busy.
 import net, { type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listenOn, makeHandle } from '../net/listen.ts';
-import { ErrorTally } from '../net/errors.ts';
+import { listenOn } from '../net/listen.ts';
+import { ServerBase } from '../net/server.ts';
 import type { ErrorCounts, ServerHandle } from '../net/types.ts';
 import { formatHostPort } from '../net/units.ts';
+import { ErrorTally } from '../results/tally.ts';
+import { validatePoolOptions, type PoolConfig, type PoolOptions } from './options.ts';
+
+export type { PoolOptions };
 
 /** One connection as a handler sees it, from the moment a worker picks it up. */
 export interface PoolConnection {
@@ -41,25 +45,10 @@ export interface PoolHandler {
   busyReply(): Buffer | string;
   /** What a connection whose request was not complete by its read deadline receives. */
   readTimeoutReply(): Buffer | string;
-}
-
-export interface PoolOptions {
-  host?: string;
-  /** 0 (the default here) picks a free port. */
-  port?: number;
-  /** Connections handled at once. */
-  workers?: number;
-  /** Accepted connections that may wait for a worker; past that they are refused at once. 0: none wait. */
-  queue?: number;
-  /** From accept: the whole request must have arrived by then (ms). */
-  readDeadlineMs?: number;
-  /** From accept: the whole reply must be in the kernel by then (ms). */
-  writeDeadlineMs?: number;
-  /** After its reply, how long a connection may linger for the client to close before it is cut (ms). */
-  lingerMs?: number;
-  backlog?: number;
-  /** Receives `[ACCEPT]`, `[REJECT]`, `[TIMEOUT]`, `[DONE]`, `[ERROR]` lines. */
-  log?: (line: string) => void;
+  /** The handler's own gauges, added to the pool's in stats(). */
+  stats?(): object;
+  /** Called once the server has closed, e.g. to close a journal. */
+  close?(): Promise<void>;
 }
 
 export interface PoolStats {
@@ -91,30 +80,6 @@ export interface PoolServer extends ServerHandle {
   stats(): PoolStats;
 }
 
-export const POOL_DEFAULTS = {
-  host: '127.0.0.1',
-  port: 0,
-  workers: 10,
-  queue: 10,
-  readDeadlineMs: 10_000,
-  writeDeadlineMs: 10_000,
-  lingerMs: 2000,
-  backlog: 511,
-};
-
-type Config = typeof POOL_DEFAULTS & Pick<PoolOptions, 'log'>;
-
-export function validatePoolOptions(options: PoolOptions): Config {
-  const merged = { ...POOL_DEFAULTS, ...stripUndefined(options) };
-  for (const key of ['port', 'queue', 'lingerMs', 'backlog'] as const) {
-    if (!Number.isInteger(merged[key]) || merged[key] < 0) throw new RangeError(`${key} must be a whole number >= 0, not ${merged[key]}`);
-  }
-  for (const key of ['workers', 'readDeadlineMs', 'writeDeadlineMs'] as const) {
-    if (!Number.isInteger(merged[key]) || merged[key] < 1) throw new RangeError(`${key} must be a whole number >= 1, not ${merged[key]}`);
-  }
-  return merged;
-}
-
 /** Why a handled connection ended early: the deadline that passed, or the socket that died. */
 export class ConnectionAborted extends Error {
   constructor(readonly code: 'EREADTIMEOUT' | 'EWRITETIMEOUT' | 'ECLOSED' | 'EENDED', message: string) {
@@ -123,84 +88,40 @@ export class ConnectionAborted extends Error {
   }
 }
 
-interface Tracked {
-  socket: Socket;
-  peer: string;
-  acceptedAt: number;
-  controller: AbortController;
-  readDone: boolean;
-  flushed: boolean;
-  timers: NodeJS.Timeout[];
-}
+/** An accepted connection: its deadlines, and what a handler sees of it once a worker picks it up. */
+class Tracked implements PoolConnection {
+  readonly controller = new AbortController();
+  readonly acceptedAt = Date.now();
+  readonly remoteAddress: string;
+  readDone = false;
+  flushed = false;
+  timers: NodeJS.Timeout[] = [];
 
-export async function startPoolServer(handler: PoolHandler, options: PoolOptions = {}): Promise<PoolServer> {
-  const config = validatePoolOptions(options);
-  const log = config.log;
-  const errors = new ErrorTally();
-  const counters = { peakActive: 0, peakQueued: 0, accepted: 0, completed: 0, rejected: 0, readTimeouts: 0, writeTimeouts: 0, failed: 0 };
-  const sockets = new Set<Socket>();
-  const waiting: Tracked[] = [];
-  let active = 0;
-  let stopping = false;
+  constructor(
+    readonly socket: Socket,
+    readonly peer: string,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '?';
+  }
 
-  const linger = (socket: Socket): void => {
-    // Read and drop whatever else the client sends until its FIN, so closing never turns unread
-    // request bytes into a reset that could destroy the reply before the client reads it.
-    socket.removeAllListeners('data');
-    socket.on('data', () => {});
-    // Once the client ends too and our reply is flushed, the stream destroys itself (autoDestroy).
-    socket.resume();
-    const timer = setTimeout(() => socket.destroy(), config.lingerMs);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  };
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
 
-  const closeWith = (socket: Socket, data: Buffer | string): void => {
-    if (socket.destroyed) return;
-    socket.end(data);
-    linger(socket);
-  };
+  clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
+  }
 
-  const clearTimers = (conn: Tracked): void => {
-    for (const timer of conn.timers) clearTimeout(timer);
-    conn.timers = [];
-  };
+  work(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.signal }).catch(() => {
+      throw this.signal.reason;
+    });
+  }
 
-  const onReadDeadline = (conn: Tracked): void => {
-    if (conn.readDone || conn.socket.destroyed) return;
-    counters.readTimeouts++;
-    log?.(`[TIMEOUT] ${conn.peer} request not read within ${config.readDeadlineMs}ms of accept`);
-    const queuedAt = waiting.indexOf(conn);
-    if (queuedAt !== -1) waiting.splice(queuedAt, 1);
-    conn.controller.abort(new ConnectionAborted('EREADTIMEOUT', 'read deadline passed'));
-    clearTimers(conn);
-    closeWith(conn.socket, handler.readTimeoutReply());
-  };
-
-  const onWriteDeadline = (conn: Tracked): void => {
-    if (conn.flushed || conn.socket.destroyed) return;
-    counters.writeTimeouts++;
-    log?.(`[TIMEOUT] ${conn.peer} reply not delivered within ${config.writeDeadlineMs}ms of accept`);
-    conn.controller.abort(new ConnectionAborted('EWRITETIMEOUT', 'write deadline passed'));
-    conn.socket.destroy();
-  };
-
-  const connectionFor = (conn: Tracked): PoolConnection => ({
-    socket: conn.socket,
-    peer: conn.peer,
-    remoteAddress: conn.socket.remoteAddress ?? '?',
-    acceptedAt: conn.acceptedAt,
-    signal: conn.controller.signal,
-    readRequest: (parse) => readRequest(conn, parse),
-    work: (ms) => sleep(ms, undefined, { signal: conn.controller.signal }).catch(() => {
-      throw conn.controller.signal.reason;
-    }),
-    reply: (data) => reply(conn, data),
-  });
-
-  const readRequest = <T>(conn: Tracked, parse: (bytes: Buffer, ended: boolean) => T | undefined): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const { socket, controller } = conn;
+  readRequest<T>(parse: (bytes: Buffer, ended: boolean) => T | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const { socket, controller } = this;
       let bytes: Buffer = Buffer.alloc(0);
       const finish = (error: unknown, value?: T): void => {
         socket.removeListener('data', onData);
@@ -208,7 +129,7 @@ export async function startPoolServer(handler: PoolHandler, options: PoolOptions
         controller.signal.removeEventListener('abort', onAbort);
         socket.pause();
         // The read phase is over unless a deadline or the socket ended it: a bad request is still read.
-        if (!controller.signal.aborted) conn.readDone = true;
+        if (!controller.signal.aborted) this.readDone = true;
         if (error) reject(error);
         else resolve(value as T);
       };
@@ -217,8 +138,7 @@ export async function startPoolServer(handler: PoolHandler, options: PoolOptions
         try {
           value = parse(bytes, ended);
         } catch (error) {
-          finish(error);
-          return;
+          return finish(error);
         }
         if (value !== undefined) finish(undefined, value);
         else if (ended) finish(new ConnectionAborted('EENDED', 'client ended before a complete request'));
@@ -235,122 +155,213 @@ export async function startPoolServer(handler: PoolHandler, options: PoolOptions
       socket.once('end', onEnd);
       socket.resume();
     });
+  }
 
-  const reply = (conn: Tracked, data: Buffer | string): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const { socket, controller } = conn;
-      if (controller.signal.aborted) return reject(controller.signal.reason);
-      const onAbort = (): void => reject(controller.signal.reason);
-      controller.signal.addEventListener('abort', onAbort, { once: true });
+  reply(data: Buffer | string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const { socket, signal } = this;
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
       socket.end(data, () => {
-        controller.signal.removeEventListener('abort', onAbort);
-        conn.flushed = true;
+        signal.removeEventListener('abort', onAbort);
+        this.flushed = true;
         resolve();
       });
     });
-
-  const runWorker = async (conn: Tracked): Promise<void> => {
-    active++;
-    counters.peakActive = Math.max(counters.peakActive, active);
-    try {
-      await handler.serve(connectionFor(conn));
-      if (!conn.flushed) throw new Error('handler finished without replying');
-      counters.completed++;
-      log?.(`[DONE] ${conn.peer} in ${Date.now() - conn.acceptedAt}ms`);
-      clearTimers(conn);
-      linger(conn.socket);
-    } catch (error) {
-      const aborted = conn.controller.signal.aborted ? conn.controller.signal.reason : error;
-      const code = aborted instanceof ConnectionAborted ? aborted.code : undefined;
-      if (code !== 'EREADTIMEOUT' && code !== 'EWRITETIMEOUT') {
-        counters.failed++;
-        const tallied = errors.add(code ? aborted : error, conn.peer);
-        log?.(`[ERROR] ${conn.peer} - ${tallied}`);
-      }
-      clearTimers(conn);
-      if (!conn.socket.destroyed && code !== 'EREADTIMEOUT') conn.socket.destroy();
-    } finally {
-      active--;
-      pump();
-    }
-  };
-
-  const pump = (): void => {
-    while (active < config.workers && waiting.length > 0) {
-      const next = waiting.shift()!;
-      if (next.socket.destroyed) continue;
-      void runWorker(next);
-    }
-  };
-
-  const onConnection = (socket: Socket): void => {
-    const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => {}); // counted where it matters: by the worker holding the socket
-    socket.setNoDelay(true);
-    if (stopping || (active >= config.workers && waiting.length >= config.queue)) {
-      counters.rejected++;
-      log?.(`[REJECT] ${peer} - ${active} busy, ${waiting.length} queued`);
-      closeWith(socket, handler.busyReply());
-      return;
-    }
-    counters.accepted++;
-    const conn: Tracked = { socket, peer, acceptedAt: Date.now(), controller: new AbortController(), readDone: false, flushed: false, timers: [] };
-    conn.timers.push(setTimeout(() => onReadDeadline(conn), config.readDeadlineMs), setTimeout(() => onWriteDeadline(conn), config.writeDeadlineMs));
-    socket.once('close', () => {
-      clearTimers(conn);
-      const queuedAt = waiting.indexOf(conn);
-      if (queuedAt !== -1) {
-        // Gave up while waiting: nobody will serve it, and it no longer holds a place in the queue.
-        waiting.splice(queuedAt, 1);
-        counters.failed++;
-        errors.add({ code: 'ECLOSEDQUEUED' }, peer);
-      }
-      if (!conn.controller.signal.aborted) conn.controller.abort(new ConnectionAborted('ECLOSED', 'connection closed'));
-    });
-    log?.(`[ACCEPT] ${peer}`);
-    if (active < config.workers) {
-      void runWorker(conn);
-    } else {
-      waiting.push(conn);
-      counters.peakQueued = Math.max(counters.peakQueued, waiting.length);
-    }
-  };
-
-  // pauseOnConnect: a queued connection's bytes stay in the kernel until a worker reads them.
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, onConnection);
-  server.on('error', (error) => {
-    const code = errors.add(error, 'accept');
-    log?.(`[ERROR] accept - ${code}`);
-  });
-  const address = await listenOn(server, config);
-  const base = makeHandle(server, address, sockets, {
-    onStop: () => {
-      stopping = true;
-      // Queued connections will not get a worker before the server goes: tell them so.
-      for (const conn of waiting.splice(0)) {
-        clearTimers(conn);
-        counters.rejected++;
-        closeWith(conn.socket, handler.busyReply());
-      }
-    },
-  });
-  return {
-    ...base,
-    stats: () => ({
-      workers: config.workers,
-      queueLimit: config.queue,
-      active,
-      queued: waiting.length,
-      open: sockets.size,
-      ...counters,
-      timedOut: counters.readTimeouts + counters.writeTimeouts,
-      errors: { ...errors.counts },
-    }),
-  };
+  }
 }
 
-function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+class PoolServerImpl extends ServerBase implements PoolServer {
+  private readonly errors = new ErrorTally();
+  private readonly counters = { peakActive: 0, peakQueued: 0, accepted: 0, completed: 0, rejected: 0, readTimeouts: 0, writeTimeouts: 0, failed: 0 };
+  private readonly sockets = new Set<Socket>();
+  private readonly waiting: Tracked[] = [];
+  private readonly log: ((line: string) => void) | undefined;
+  private readonly server: net.Server;
+  private active = 0;
+  private stopping = false;
+
+  constructor(
+    private readonly handler: PoolHandler,
+    private readonly config: PoolConfig,
+  ) {
+    super();
+    this.log = config.log;
+    // pauseOnConnect: a queued connection's bytes stay in the kernel until a worker reads them.
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    this.server.on('error', (error) => {
+      const code = this.errors.add(error, 'accept');
+      this.log?.(`[ERROR] accept - ${code}`);
+    });
+  }
+
+  readonly stats = (): PoolStats => ({
+    workers: this.config.workers,
+    queueLimit: this.config.queue,
+    active: this.active,
+    queued: this.waiting.length,
+    open: this.sockets.size,
+    ...this.counters,
+    timedOut: this.counters.readTimeouts + this.counters.writeTimeouts,
+    errors: { ...this.errors.counts },
+    ...this.handler.stats?.(),
+  });
+
+  async listen(): Promise<void> {
+    const address = await listenOn(this.server, this.config);
+    this.host = address.host;
+    this.port = address.port;
+  }
+
+  private onConnection(socket: Socket): void {
+    const { config, counters } = this;
+    const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {}); // counted where it matters: by the worker holding the socket
+    socket.setNoDelay(true);
+    if (this.stopping || (this.active >= config.workers && this.waiting.length >= config.queue)) {
+      counters.rejected++;
+      this.log?.(`[REJECT] ${peer} - ${this.active} busy, ${this.waiting.length} queued`);
+      return this.closeWith(socket, this.handler.busyReply());
+    }
+    counters.accepted++;
+    const conn = new Tracked(socket, peer);
+    conn.timers.push(setTimeout(() => this.onReadDeadline(conn), config.readDeadlineMs), setTimeout(() => this.onWriteDeadline(conn), config.writeDeadlineMs));
+    socket.once('close', () => this.onClose(conn));
+    this.log?.(`[ACCEPT] ${peer}`);
+    if (this.active < config.workers) {
+      void this.runWorker(conn);
+    } else {
+      this.waiting.push(conn);
+      counters.peakQueued = Math.max(counters.peakQueued, this.waiting.length);
+    }
+  }
+
+  private onClose(conn: Tracked): void {
+    conn.clearTimers();
+    if (this.unqueue(conn)) {
+      // Gave up while waiting: nobody will serve it, and it no longer holds a place in the queue.
+      this.counters.failed++;
+      this.errors.add({ code: 'ECLOSEDQUEUED' }, conn.peer);
+    }
+    if (!conn.signal.aborted) conn.controller.abort(new ConnectionAborted('ECLOSED', 'connection closed'));
+  }
+
+  /** Takes `conn` out of the queue; false when it was not queued. */
+  private unqueue(conn: Tracked): boolean {
+    const at = this.waiting.indexOf(conn);
+    if (at === -1) return false;
+    this.waiting.splice(at, 1);
+    return true;
+  }
+
+  private linger(socket: Socket): void {
+    // Read and drop whatever else the client sends until its FIN, so closing never turns unread
+    // request bytes into a reset that could destroy the reply before the client reads it.
+    socket.removeAllListeners('data');
+    socket.on('data', () => {});
+    // Once the client ends too and our reply is flushed, the stream destroys itself (autoDestroy).
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), this.config.lingerMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  private closeWith(socket: Socket, data: Buffer | string): void {
+    if (socket.destroyed) return;
+    socket.end(data);
+    this.linger(socket);
+  }
+
+  private onReadDeadline(conn: Tracked): void {
+    if (conn.readDone || conn.socket.destroyed) return;
+    this.counters.readTimeouts++;
+    this.log?.(`[TIMEOUT] ${conn.peer} request not read within ${this.config.readDeadlineMs}ms of accept`);
+    this.unqueue(conn);
+    conn.controller.abort(new ConnectionAborted('EREADTIMEOUT', 'read deadline passed'));
+    conn.clearTimers();
+    this.closeWith(conn.socket, this.handler.readTimeoutReply());
+  }
+
+  private onWriteDeadline(conn: Tracked): void {
+    if (conn.flushed || conn.socket.destroyed) return;
+    this.counters.writeTimeouts++;
+    this.log?.(`[TIMEOUT] ${conn.peer} reply not delivered within ${this.config.writeDeadlineMs}ms of accept`);
+    conn.controller.abort(new ConnectionAborted('EWRITETIMEOUT', 'write deadline passed'));
+    conn.socket.destroy();
+  }
+
+  private async runWorker(conn: Tracked): Promise<void> {
+    this.active++;
+    this.counters.peakActive = Math.max(this.counters.peakActive, this.active);
+    try {
+      await this.handler.serve(conn);
+      if (!conn.flushed) throw new Error('handler finished without replying');
+      this.counters.completed++;
+      this.log?.(`[DONE] ${conn.peer} in ${Date.now() - conn.acceptedAt}ms`);
+      conn.clearTimers();
+      this.linger(conn.socket);
+    } catch (error) {
+      this.failed(conn, error);
+    } finally {
+      this.active--;
+      this.pump();
+    }
+  }
+
+  /** A handled connection that did not complete: counted (unless a deadline already counted it) and closed. */
+  private failed(conn: Tracked, error: unknown): void {
+    const aborted = conn.signal.aborted ? conn.signal.reason : error;
+    const code = aborted instanceof ConnectionAborted ? aborted.code : undefined;
+    if (code !== 'EREADTIMEOUT' && code !== 'EWRITETIMEOUT') {
+      this.counters.failed++;
+      const tallied = this.errors.add(code ? aborted : error, conn.peer);
+      this.log?.(`[ERROR] ${conn.peer} - ${tallied}`);
+    }
+    conn.clearTimers();
+    if (!conn.socket.destroyed && code !== 'EREADTIMEOUT') conn.socket.destroy();
+  }
+
+  private pump(): void {
+    while (this.active < this.config.workers && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      if (next.socket.destroyed) continue;
+      void this.runWorker(next);
+    }
+  }
+
+  protected override stopAccepting(): Promise<void> {
+    return new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  protected override onStop(): void {
+    this.stopping = true;
+    // Queued connections will not get a worker before the server goes: tell them so.
+    for (const conn of this.waiting.splice(0)) {
+      conn.clearTimers();
+      this.counters.rejected++;
+      this.closeWith(conn.socket, this.handler.busyReply());
+    }
+  }
+
+  protected override openCount(): number {
+    return this.sockets.size;
+  }
+
+  protected override cutAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  protected override async onClosed(): Promise<void> {
+    await this.handler.close?.();
+  }
+}
+
+/** The pool server with `handler`; its stats() carry the handler's own gauges too. */
+export async function startPoolServer(handler: PoolHandler, options: PoolOptions = {}): Promise<PoolServer> {
+  const server = new PoolServerImpl(handler, validatePoolOptions(options));
+  await server.listen();
+  return server;
 }

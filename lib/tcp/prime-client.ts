@@ -2,8 +2,9 @@
 // until the server ends the stream. askPrime() makes one request; runPrimeLoad() makes many with a
 // bounded number in flight and counts every outcome, for specs and the benchmark.
 import net from 'node:net';
-import { ErrorTally } from '../net/errors.ts';
+import { ErrorTally } from '../results/tally.ts';
 import type { ErrorCounts } from '../net/types.ts';
+import { coded } from '../net/errors.ts';
 
 export interface PrimeRequestOptions {
   host?: string;
@@ -83,7 +84,7 @@ export async function runPrimeLoad(options: PrimeLoadOptions): Promise<PrimeLoad
       try {
         const reply = await askPrime({ host: options.host, port: options.port, message: options.message(i), end: options.end, timeoutMs: options.timeoutMs });
         // A server that dies closes its sockets with a plain FIN: only a whole line is a reply.
-        if (reply.at(-1) !== 0x0a) throw Object.assign(new Error(`incomplete reply ${JSON.stringify(reply.toString())}`), { code: 'EINCOMPLETE' });
+        if (reply.at(-1) !== 0x0a) throw coded('EINCOMPLETE', `incomplete reply ${JSON.stringify(reply.toString())}`);
         replies[i] = reply;
         answered++;
         options.onReply?.(i, reply);

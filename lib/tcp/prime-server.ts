@@ -4,20 +4,11 @@
 // is prime. Then the server half-closes, so a client reading to end of stream (JMeter's TCP Sampler)
 // gets the whole reply. An empty message, invalid UTF-8 or an overlong message gets an `ERR ...` line,
 // never silence. With a journal, every request's record is durable before its reply is sent.
-import { startPoolServer, type PoolOptions, type PoolServer, type PoolStats } from './pool.ts';
+import { PRIME_DEFAULTS, validatePrimeServerOptions, type PrimeFraming, type PrimeServerOptions } from './options.ts';
+import { startPoolServer, type PoolConnection, type PoolHandler, type PoolServer, type PoolStats } from './pool.ts';
+
+export type { PrimeServerOptions };
 import { Journal, type JournalEntry, type JournalStats } from './journal.ts';
-
-export type PrimeFraming = 'line' | 'eof';
-
-export interface PrimeServerOptions extends Omit<PoolOptions, 'readDeadlineMs' | 'writeDeadlineMs'> {
-  /** From accept, for receiving the message and for delivering the reply (the prior art's 5 s). */
-  timeoutMs?: number;
-  /** JSON Lines journal file; none when undefined. */
-  journalPath?: string;
-  framing?: PrimeFraming;
-  /** Longest message accepted, in bytes; a longer one gets `ERR message too long`. */
-  maxMessageBytes?: number;
-}
 
 export interface PrimeServerStats extends PoolStats {
   /** Replies of the form `<count> <sí|no>`. */
@@ -33,8 +24,6 @@ export interface PrimeServer extends PoolServer {
   stats(): PrimeServerStats;
   readonly journal?: Journal;
 }
-
-export const PRIME_DEFAULTS = { workers: 10, queue: 100, timeoutMs: 5000, framing: 'line' as PrimeFraming, maxMessageBytes: 64 * 1024 };
 
 export interface PrimeAnswer {
   count: number;
@@ -82,71 +71,75 @@ export function frameMessage(bytes: Buffer, ended: boolean, framing: PrimeFramin
   return undefined;
 }
 
-export function validatePrimeServerOptions(options: PrimeServerOptions): typeof PRIME_DEFAULTS {
-  const merged = { ...PRIME_DEFAULTS };
-  for (const key of Object.keys(PRIME_DEFAULTS) as Array<keyof typeof PRIME_DEFAULTS>) {
-    if (options[key] !== undefined) (merged as Record<string, unknown>)[key] = options[key];
+/** The prime handler: frames a message, answers it, and journals it durably before the reply. */
+class PrimeHandler implements PoolHandler {
+  private readonly counts = { answered: 0, errorReplies: 0, journalFailures: 0 };
+
+  constructor(
+    private readonly config: typeof PRIME_DEFAULTS,
+    readonly journal: Journal | undefined,
+  ) {}
+
+  async serve(connection: PoolConnection): Promise<void> {
+    const { framing, maxMessageBytes } = this.config;
+    const message = await connection.readRequest((bytes, ended) => frameMessage(bytes, ended, framing, maxMessageBytes));
+    const result = answer(message, maxMessageBytes);
+    const reply = 'error' in result ? result.error : result.reply;
+    if (this.journal) await this.record(connection, message, result, reply);
+    await connection.reply(reply);
+    if ('error' in result) this.counts.errorReplies++;
+    else this.counts.answered++;
   }
-  if (merged.framing !== 'line' && merged.framing !== 'eof') throw new RangeError(`framing must be line or eof, not ${merged.framing}`);
-  if (!Number.isInteger(merged.maxMessageBytes) || merged.maxMessageBytes < 1) throw new RangeError(`maxMessageBytes must be a whole number >= 1, not ${merged.maxMessageBytes}`);
-  return merged;
+
+  /** Appends the request's record; a journal that cannot write refuses the request instead of answering it. */
+  private async record(connection: PoolConnection, message: Buffer, result: PrimeAnswer | { error: string }, reply: string): Promise<void> {
+    const text = utf8Text(message);
+    const entry: JournalEntry = {
+      client: connection.peer,
+      message: text ?? null,
+      ...(text === undefined ? { messageBase64: message.toString('base64') } : {}),
+      count: 'error' in result ? null : result.count,
+      result: 'error' in result ? 'error' : result.prime ? 'sí' : 'no',
+      reply,
+    };
+    try {
+      await this.journal!.append(entry);
+    } catch (error) {
+      this.counts.journalFailures++;
+      await connection.reply('ERR journal unavailable; request not recorded\n');
+      throw error;
+    }
+  }
+
+  busyReply(): string {
+    return 'ERR busy: every worker is busy and the queue is full\n';
+  }
+
+  readTimeoutReply(): string {
+    return `ERR timeout: no complete message within ${this.config.timeoutMs}ms\n`;
+  }
+
+  stats(): Omit<PrimeServerStats, keyof PoolStats> {
+    return { ...this.counts, ...(this.journal ? { journal: this.journal.stats() } : {}) };
+  }
+
+  async close(): Promise<void> {
+    await this.journal?.close();
+  }
 }
 
 export async function startPrimeServer(options: PrimeServerOptions = {}): Promise<PrimeServer> {
   const config = validatePrimeServerOptions(options);
   const { timeoutMs: _timeout, journalPath, framing: _framing, maxMessageBytes: _max, ...poolOptions } = options;
   const journal = journalPath ? await Journal.open(journalPath) : undefined;
-  const counts = { answered: 0, errorReplies: 0, journalFailures: 0 };
-  let server: PoolServer;
+  const pool = { ...poolOptions, workers: config.workers, queue: config.queue, readDeadlineMs: config.timeoutMs, writeDeadlineMs: config.timeoutMs };
   try {
-    server = await startPoolServer(
-      {
-        async serve(connection) {
-          const message = await connection.readRequest((bytes, ended) => frameMessage(bytes, ended, config.framing, config.maxMessageBytes));
-          const result = answer(message, config.maxMessageBytes);
-          const reply = 'error' in result ? result.error : result.reply;
-          if (journal) {
-            const text = utf8Text(message);
-            const entry: JournalEntry = {
-              client: connection.peer,
-              message: text ?? null,
-              ...(text === undefined ? { messageBase64: message.toString('base64') } : {}),
-              count: 'error' in result ? null : result.count,
-              result: 'error' in result ? 'error' : result.prime ? 'sí' : 'no',
-              reply,
-            };
-            try {
-              await journal.append(entry);
-            } catch (error) {
-              counts.journalFailures++;
-              await connection.reply('ERR journal unavailable; request not recorded\n');
-              throw error;
-            }
-          }
-          await connection.reply(reply);
-          if ('error' in result) counts.errorReplies++;
-          else counts.answered++;
-        },
-        busyReply: () => 'ERR busy: every worker is busy and the queue is full\n',
-        readTimeoutReply: () => `ERR timeout: no complete message within ${config.timeoutMs}ms\n`,
-      },
-      { ...poolOptions, workers: config.workers, queue: config.queue, readDeadlineMs: config.timeoutMs, writeDeadlineMs: config.timeoutMs },
-    );
+    const server = await startPoolServer(new PrimeHandler(config, journal), pool);
+    return Object.assign(server, { journal }) as PrimeServer;
   } catch (error) {
     await journal?.close();
     throw error;
   }
-  const close = async (graceMs?: number): Promise<void> => {
-    await server.close(graceMs);
-    await journal?.close();
-  };
-  return {
-    ...server,
-    journal,
-    close,
-    [Symbol.asyncDispose]: () => close(),
-    stats: () => ({ ...server.stats(), ...counts, ...(journal ? { journal: journal.stats() } : {}) }),
-  };
 }
 
 function utf8Text(bytes: Buffer): string | undefined {

@@ -42,11 +42,13 @@ export interface CliServer {
 }
 
 /** Starts `connlab <server command>` and resolves once it printed `listening on HOST:PORT`. */
-export async function startCliServer(args: string[], options: { timeout?: number; shell?: string } = {}): Promise<CliServer> {
+export async function startCliServer(args: string[], options: { timeout?: number; shell?: string; entry?: string[] } = {}): Promise<CliServer> {
+  // `entry`: what node runs in connlab's place (a fixture shaped like its command, with its loader).
+  const entry = options.entry ?? [BIN];
   // With `shell` (e.g. `ulimit -n 48`), bash applies it and then becomes the server process (exec).
   const child = options.shell
-    ? execa('bash', ['-c', `${options.shell}; exec node ${quote(BIN)} ${args.map(quote).join(' ')}`], { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false })
-    : execa('node', [BIN, ...args], { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false });
+    ? execa('bash', ['-c', `${options.shell}; exec node ${entry.map(quote).join(' ')} ${args.map(quote).join(' ')}`], { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false })
+    : execa('node', [...entry, ...args], { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false });
   const stderrLines: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderrLines.push(line));
   const stdout = createInterface({ input: child.stdout! });
@@ -80,6 +82,57 @@ export async function startCliServer(args: string[], options: { timeout?: number
     child,
     stderrLines,
     stop,
+    [Symbol.asyncDispose]: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await child.catch(() => {});
+    },
+  };
+}
+
+export interface RunningCli {
+  child: ResultPromise;
+  /** Lines the command wrote to stderr so far. */
+  stderrLines: string[];
+  /** Resolves with the first stderr line that matches, within a deadline. */
+  stderrLine(pattern: RegExp, timeout?: number): Promise<RegExpExecArray>;
+  /** Resolves once the command exits, with its status and output. */
+  done(): Promise<CliResult>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts `connlab ...args` and lets the spec watch its stderr while it runs (to act mid-run). */
+export function spawnCli(args: string[], options: { timeout?: number } = {}): RunningCli {
+  const child = execa('node', [BIN, ...args], { reject: false, stdin: 'ignore', timeout: options.timeout ?? scaled(30_000) });
+  const stderrLines: string[] = [];
+  const waiters: Array<{ pattern: RegExp; resolve: (match: RegExpExecArray) => void }> = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderrLines.push(line);
+    for (const waiter of [...waiters]) {
+      const match = waiter.pattern.exec(line);
+      if (!match) continue;
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(match);
+    }
+  });
+  const stderrLine = (pattern: RegExp, timeout = scaled(15_000)): Promise<RegExpExecArray> => {
+    for (const line of stderrLines) {
+      const match = pattern.exec(line);
+      if (match) return Promise.resolve(match);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no stderr line matching ${pattern} within ${timeout}ms; stderr: ${stderrLines.join('\n')}`)), timeout);
+      waiters.push({ pattern, resolve: (match) => (clearTimeout(timer), resolve(match)) });
+    });
+  };
+  const done = async (): Promise<CliResult> => {
+    const result = await child;
+    return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: stderrLines.join('\n') };
+  };
+  return {
+    child,
+    stderrLines,
+    stderrLine,
+    done,
     [Symbol.asyncDispose]: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await child.catch(() => {});

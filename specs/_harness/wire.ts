@@ -25,8 +25,8 @@ export interface WireClient {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function connectClient(port: number, host = '127.0.0.1', options: { localAddress?: string; timeout?: number } = {}): Promise<WireClient> {
-  const socket = net.connect({ port, host, localAddress: options.localAddress, allowHalfOpen: true });
+export async function connectClient(port: number, host = '127.0.0.1', options: { localAddress?: string; localPort?: number; timeout?: number } = {}): Promise<WireClient> {
+  const socket = net.connect({ port, host, localAddress: options.localAddress, localPort: options.localPort, allowHalfOpen: true });
   let buffer = Buffer.alloc(0);
   let cursor = 0;
   let ended = false;

@@ -5,7 +5,9 @@ import net, { type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { expect } from 'vitest';
-import { hashUntilEnd, pushRandom, type BackendSession, type NamedBackend } from '../../fixtures/backends.ts';
+import { WHO, pushRandom, type BackendSession, type NamedBackend } from '../../fixtures/backends.ts';
+import { askName } from '../_harness/balancer.ts';
+import { declaredOr } from '../_harness/targets.ts';
 import { connectClient } from '../_harness/wire.ts';
 import { nextEvent, waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
@@ -17,9 +19,14 @@ const MiB = 1024 * 1024;
  * the transfer.
  */
 export const IN_FLIGHT_BOUND = 32 * MiB;
-/** Readers that stall for a second (while a balancer without backpressure would take all it gets), then read at a steady rate. */
-export const SLOW_CLIENT = { size: 256 * MiB, stallMs: scaled(1000), bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
-export const SLOW_BACKEND = { size: 64 * MiB, stallMs: scaled(1000), bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
+/**
+ * How long a slow reader reads nothing at first: a second (while a balancer without backpressure would
+ * take all it gets), or half a declared idle timeout, which would rightly end a stream that long still.
+ */
+const STALL_MS = Math.min(scaled(1000), declaredOr<number>('balancer', '--idle-timeout', Infinity) / 2);
+/** Readers that stall, then read at a steady rate. */
+export const SLOW_CLIENT = { size: 256 * MiB, stallMs: STALL_MS, bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
+export const SLOW_BACKEND = { size: 64 * MiB, stallMs: STALL_MS, bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
 
 export interface Target {
   host: string;
@@ -38,7 +45,7 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
 
 /** The backend's connection that carried the traffic (an external balancer's health checks add empty ones). */
 export function busiestSession(backend: NamedBackend, from = 0): BackendSession {
-  const sessions = backend.sessions.slice(from).sort((x, y) => y.received + y.sent - (x.received + x.sent));
+  const sessions = backend.clients(from).sort((x, y) => y.received + y.sent - (x.received + x.sent));
   if (!sessions[0]) throw new Error(`backend ${backend.name} saw no connection`);
   return sessions[0];
 }
@@ -50,7 +57,7 @@ export function busiestSession(backend: NamedBackend, from = 0): BackendSession 
 export async function checkClientHalfClose(target: Target, backend: NamedBackend, size: number): Promise<void> {
   const from = backend.sessions.length;
   await using client = await connectClient(target.port, target.host);
-  expect(await client.readLine()).toBe(backend.name);
+  expect(await askName(client)).toBe(backend.name);
   const payload = Buffer.alloc(size, 0x5a);
   await client.write(payload);
   client.end();
@@ -68,6 +75,7 @@ export async function checkClientHalfClose(target: Target, backend: NamedBackend
 export async function checkBackendHalfClose(target: Target, backend: NamedBackend, size: number): Promise<void> {
   const from = backend.sessions.length;
   await using client = await connectClient(target.port, target.host);
+  await client.write(WHO);
   expect((await client.readToEnd()).toString()).toBe(`${backend.name}\n`);
   const payload = Buffer.alloc(size, 0xa5);
   await client.write(payload);
@@ -83,24 +91,50 @@ export async function checkBackendHalfClose(target: Target, backend: NamedBacken
   });
 }
 
-/** `size` random bytes each way at once (backend in push mode); both ends must hash the same. */
+/**
+ * `size` random bytes each way at once (backend in push mode); both ends must hash the same. Neither
+ * side ends its stream before it has everything: this check is about the bytes, not about half-close.
+ */
 export async function checkBothWays(target: Target, backend: NamedBackend, size: number): Promise<void> {
   const from = backend.sessions.length;
   const socket = await openSocket(target);
   try {
     socket.setNoDelay(true);
-    const received = hashUntilEnd(socket, backend.name.length + 1);
+    const received = hashBytes(socket, backend.name.length + 1, size);
+    socket.write(WHO);
     const sent = { sent: 0, sentHash: createHash('sha256') };
     await pushRandom(socket, size, sent);
-    socket.end();
-    const got = await withDeadline(received, scaled(20_000), `the client to read ${size} bytes and the end`);
+    const got = await withDeadline(received, scaled(20_000), `the client to read ${size} bytes`);
     const session = busiestSession(backend, from);
-    await withDeadline(session.done, scaled(5000), 'the backend connection to close');
+    await waitUntil(() => session.received, (bytes) => bytes >= size, { what: `bytes at backend ${backend.name}`, expected: String(size), timeout: scaled(5000) });
     expect(got).toEqual({ bytes: size, sha256: session.sentHash.copy().digest('hex') });
     expect({ bytes: session.received, sha256: session.receivedHash.copy().digest('hex') }).toEqual({ bytes: size, sha256: sent.sentHash.digest('hex') });
   } finally {
     socket.destroy();
   }
+}
+
+/** Hashes the first `size` bytes after `skip` that arrive on `socket`; fails if the stream ends or breaks first. */
+function hashBytes(socket: Socket, skip: number, size: number): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let toSkip = skip;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      const cut = Math.min(toSkip, chunk.length);
+      toSkip -= cut;
+      const body = chunk.subarray(cut, cut + (size - bytes));
+      bytes += body.length;
+      hash.update(body);
+      if (bytes === size) {
+        socket.off('data', onData);
+        resolve({ bytes, sha256: hash.digest('hex') });
+      }
+    };
+    socket.on('data', onData);
+    socket.once('end', () => reject(new Error(`the stream ended after ${bytes} of ${size} bytes`)));
+    socket.once('error', reject);
+  });
 }
 
 export interface SlowReadResult {
@@ -110,13 +144,13 @@ export interface SlowReadResult {
 }
 
 /**
- * A slow reader: reads nothing from `socket` for `stallMs`, then reads at `bytesPerSecond` until its
- * end. It fails as soon as more than `bound` bytes are sent and unread: a balancer without
+ * A slow reader: reads nothing from `socket` for `stallMs`, then reads at `bytesPerSecond` until it
+ * has `size` bytes (it does not wait for the end: these checks are about backpressure). It fails as soon as more than `bound` bytes are sent and unread: a balancer without
  * backpressure lets the sender run ahead without limit while the reader stalls.
  */
 export async function readSlowly(
   socket: Socket,
-  options: { bytesPerSecond: number; stallMs: number; bound: number; sentSoFar: () => number; skip?: number },
+  options: { bytesPerSecond: number; stallMs: number; bound: number; sentSoFar: () => number; skip?: number; size: number },
 ): Promise<SlowReadResult> {
   socket.pause();
   let maxInFlight = 0;
@@ -148,6 +182,11 @@ export async function readSlowly(
         reject(tooMuch(inFlight));
         return;
       }
+      if (bytes >= options.size) {
+        socket.pause();
+        resolve({ bytes, maxInFlight });
+        return;
+      }
       const ahead = started + (bytes / options.bytesPerSecond) * 1000 - Date.now();
       // Time is the subject: a slow reader keeps to its byte rate by pausing when it gets ahead.
       if (ahead > 1) {
@@ -155,7 +194,7 @@ export async function readSlowly(
         setTimeout(() => socket.resume(), ahead);
       }
     });
-    socket.once('end', () => resolve({ bytes, maxInFlight }));
+    socket.once('end', () => reject(new Error(`the stream ended after ${bytes} of ${options.size} bytes`)));
     socket.once('error', reject);
     socket.resume();
   });
@@ -174,9 +213,9 @@ export async function checkSlowClient(target: Target, backend: NamedBackend, opt
   const from = backend.sessions.length;
   const socket = await openSocket(target);
   try {
-    socket.end(); // nothing to send: the backend's push finishes on our FIN
+    socket.write(WHO); // nothing to send but the question
     const result = await withDeadline(
-      readSlowly(socket, { ...options, skip: backend.name.length + 1, sentSoFar: () => (backend.sessions.length > from ? busiestSession(backend, from).sent : 0) }),
+      readSlowly(socket, { ...options, skip: backend.name.length + 1, sentSoFar: () => (backend.clients(from).length > 0 ? busiestSession(backend, from).sent : 0) }),
       scaled(20_000),
       `the client to read ${options.size} bytes`,
     );
@@ -192,14 +231,18 @@ export async function checkSlowBackend(target: Target, backend: NamedBackend, op
   const from = backend.sessions.length;
   const socket = await openSocket(target);
   try {
-    socket.on('data', () => {}); // the backend's name line
+    // The question, and its answer before anything else: bytes sent with it would be the backend's early ones.
+    const named = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(WHO);
+    await withDeadline(named, scaled(5000), "the backend's name");
+    socket.on('data', () => {});
     const tally = { sent: 0 };
-    const session = await waitUntil(() => backend.sessions.slice(from).find((s) => !s.closed && !s.socket.readableEnded), (s) => s !== undefined, {
+    const session = await waitUntil(() => backend.clients(from).find((s) => !s.closed && !s.socket.readableEnded), (s) => s !== undefined, {
       what: `a connection at backend ${backend.name}`,
       expected: 'one',
     });
     const reading = readSlowly(session!.socket, { ...options, sentSoFar: () => tally.sent });
-    const pushing = pushRandom(socket, options.size, tally).then(() => socket.end());
+    const pushing = pushRandom(socket, options.size, tally);
     const [result] = await withDeadline(Promise.all([reading, pushing]), scaled(20_000), `the backend to read ${options.size} bytes`);
     expect(result.bytes).toBe(options.size);
     return result;
@@ -223,7 +266,7 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 export async function checkResetPassedOn(target: Target, backend: NamedBackend): Promise<void> {
   const from = backend.sessions.length;
   const client = await connectClient(target.port, target.host);
-  expect(await client.readLine()).toBe(backend.name);
+  expect(await askName(client)).toBe(backend.name);
   const session = busiestSession(backend, from);
   const closed = nextEvent<[boolean]>(session.socket, 'close', { what: "the backend's connection to close", timeout: scaled(5000) });
   client.socket.resetAndDestroy();
@@ -238,7 +281,7 @@ export async function checkResetPassedOn(target: Target, backend: NamedBackend):
  */
 export async function checkExactReads(target: Target, backend: NamedBackend, sizes: number[]): Promise<void> {
   await using client = await connectClient(target.port, target.host);
-  expect(await client.readLine()).toBe(backend.name);
+  expect(await askName(client)).toBe(backend.name);
   for (const size of sizes) {
     const message = Buffer.alloc(size, 0x61 + (size % 26));
     await client.write(message);

@@ -4,12 +4,11 @@
 // the client sees where it landed. Run against your balancer with CONNLAB_TARGET_BALANCER=host:port
 // (configured round-robin over 127.0.0.1:5000 and :5001; see the README).
 import { describe, expect, it } from 'vitest';
-import { libOnlyReason } from '../_harness/targets.ts';
-import { reachNames, startBackend, startBalancerTarget, tally } from '../_harness/balancer.ts';
+import { libOnly } from '../_harness/targets.ts';
+import { askName, reachNames, startBackend, startBalancerTarget, tally } from '../_harness/balancer.ts';
 import { connectClient, type WireClient } from '../_harness/wire.ts';
 import { waitUntil } from '../_harness/wait.ts';
 
-const needsLib = libOnlyReason('balancer', 'it configures the balancer (backends, weights or strategy) itself');
 
 /** What `count` connections must see when names repeat `cycle` exactly. */
 const repeating = (cycle: string[], count: number): string[] => Array.from({ length: count }, (_, i) => cycle[i % cycle.length]);
@@ -26,7 +25,8 @@ describe('balancer: round-robin', () => {
     expect(tally(names)).toEqual({ a: 50, b: 50 });
   });
 
-  it.skipIf(needsLib)('LB-RR-002 wraps around 3 backends: a b c a b c ..., 34 33 33 over 100 connections', async () => {
+  it('LB-RR-002 wraps around 3 backends: a b c a b c ..., 34 33 33 over 100 connections', async (ctx) => {
+    libOnly(ctx, 'balancer', 'it configures three backends itself');
     await using a = await startBackend(0, 'a');
     await using b = await startBackend(1, 'b');
     await using c = await startBackend(2, 'c');
@@ -36,7 +36,8 @@ describe('balancer: round-robin', () => {
     expect(tally(names)).toEqual({ a: 34, b: 33, c: 33 });
   });
 
-  it.skipIf(needsLib)('LB-RR-003 with weights 2 and 1 sends a b a a b a ..., 40 and 20 over 60 connections', async () => {
+  it('LB-RR-003 with weights 2 and 1 sends a b a a b a ..., 40 and 20 over 60 connections', async (ctx) => {
+    libOnly(ctx, 'balancer', 'it configures the weights itself');
     await using a = await startBackend(0, 'a');
     await using b = await startBackend(1, 'b');
     await using balancer = await startBalancerTarget([], {
@@ -51,8 +52,9 @@ describe('balancer: round-robin', () => {
   });
 });
 
-describe.skipIf(needsLib)('balancer: least-connections', () => {
-  it('LB-LC-001 sends new connections to the backend with fewer open ones, where round-robin would alternate', async () => {
+describe('balancer: least-connections', () => {
+  it('LB-LC-001 sends new connections to the backend with fewer open ones, where round-robin would alternate', async (ctx) => {
+    libOnly(ctx, 'balancer', "it picks least-connections and reads the balancer's gauges");
     await using a = await startBackend(0, 'a');
     await using b = await startBackend(1, 'b');
     await using balancer = await startBalancerTarget([a.port, b.port], { strategy: 'least-connections' });
@@ -62,7 +64,7 @@ describe.skipIf(needsLib)('balancer: least-connections', () => {
       for (let i = 0; i < 4; i++) {
         const client = await connectClient(balancer.port, balancer.host);
         open.push(client);
-        expect(await client.readLine()).toBe(i % 2 === 0 ? 'a' : 'b');
+        expect(await askName(client)).toBe(i % 2 === 0 ? 'a' : 'b');
       }
       // Both of b's end: a holds 2, b none, so the next two both go to b, then the tie alternates again.
       for (const client of [open[1], open[3]]) {
@@ -74,7 +76,7 @@ describe.skipIf(needsLib)('balancer: least-connections', () => {
       for (let i = 0; i < 4; i++) {
         const client = await connectClient(balancer.port, balancer.host);
         open.push(client);
-        next.push(await client.readLine());
+        next.push(await askName(client));
       }
       expect(next).toEqual(['b', 'b', 'a', 'b']);
       expect(balancer.stats!().backends.map((s) => [s.name.endsWith(String(a.port)) ? 'a' : 'b', s.active])).toEqual([

@@ -2,10 +2,10 @@
 // where it does not (or CONNLAB_LEAN_SOCKETS=0 turns them off); the rest of this family runs on the
 // default. These specs repeat, on the other transport, the behaviors that depend most on how bytes
 // move: the round-robin order, half-close both ways, 64 MiB intact each way, a slow reader's bound,
-// a dead backend skipped, and a client's reset passed on. The decisions (strategy, failover, stats)
-// are one piece of code for both.
+// a dead backend skipped, and a client's reset passed on. Everything above lib/net's connection type
+// (the decisions, the data path) is one piece of code for both.
 import { describe, expect, it } from 'vitest';
-import { LEAN_KIND } from '../../lib/net/libuv.ts';
+import { DEFAULT_TRANSPORT } from '../../lib/net/conn.ts';
 import { announceSkip } from '../_harness/skip.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { deadBackendPort, reachNames, startBackend, startBalancerTarget, tally } from '../_harness/balancer.ts';
@@ -13,7 +13,7 @@ import { IN_FLIGHT_BOUND, SLOW_CLIENT, checkBackendHalfClose, checkBothWays, che
 
 const MiB = 1024 * 1024;
 /** The transport the rest of the family does not run on. */
-const other = LEAN_KIND === 'libuv' ? 'net' : undefined;
+const other = DEFAULT_TRANSPORT === 'libuv' ? 'net' : undefined;
 const skip =
   libOnlyReason('balancer', "it picks lib/'s transport") ??
   announceSkip(other ? undefined : "Node's libuv handles are off here, so the whole family already runs on net");
@@ -43,7 +43,7 @@ describe.skipIf(skip)(`balancer: the same behaviors on the ${other ?? 'net'} tra
     await using a = await startBackend(0, 'a', { mode: 'push', pushBytes: 64 * MiB });
     await using balancer = await startBalancerTarget([a.port], options);
     await checkBothWays(balancer, a, 64 * MiB);
-    expect(balancer.stats!().backends[0]).toMatchObject({ bytesToBackend: 64 * MiB, bytesFromBackend: 64 * MiB + 2 });
+    expect(balancer.stats!().backends[0]).toMatchObject({ bytesToBackend: 2 + 64 * MiB, bytesFromBackend: 64 * MiB + 2 });
   });
 
   it('LB-NET-004 bounds what a slow client leaves unread of 256 MiB, and queues little itself, on the other transport', async () => {

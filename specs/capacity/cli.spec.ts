@@ -8,7 +8,7 @@ import { createAcceptKServer, createClosingAfterServer, createPeerRecordingServe
 import { closedPort } from '../../fixtures/servers.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
-import type { CapacityResult } from '../../lib/capacity/result.ts';
+import type { CapacityResult } from '../../lib/results/capacity.ts';
 
 const fixtureOnly = libOnlyReason('capacity', 'these specs need fixture servers with a known ceiling');
 

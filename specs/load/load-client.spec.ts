@@ -13,6 +13,7 @@ import {
   createStallingAckServer,
   createWrongAckServer,
 } from '../../fixtures/servers.ts';
+import { runNaiveLoad } from '../../fixtures/naive-load.ts';
 import { scaled } from '../_harness/time.ts';
 
 describe('load client: the prior art scenario', () => {
@@ -69,12 +70,24 @@ describe('load client: failures are counted, never fatal', () => {
     expect(result.ok).toBe(false);
   });
 
+  /** A server that answers every message with the same wrong ack: each of the 6 sent is mismatched. */
+  const expectSixMismatched = (result: { messages: object }): void => {
+    expect(result.messages).toMatchObject({ sent: 6, acked: 0, mismatched: 6, missing: 0 });
+  };
+
   it('LOAD-013 counts wrong replies as mismatched, with a sample of what came back', async () => {
     await using server = await createWrongAckServer();
     const result = await runLoad({ host: server.host, port: server.port, clients: 3, staggerMs: 0, messagesPerClient: 2 });
-    expect(result.messages).toMatchObject({ sent: 6, acked: 0, mismatched: 6, missing: 0 });
+    expectSixMismatched(result);
     expect(result.errorSamples.some((s) => s.includes('"ACK from server"'))).toBe(true);
     expect(result.ok).toBe(false);
+  });
+
+  it('LOAD-014 catches a client that counts any reply as an ack, never comparing it with what it sent (fixtures/naive-load.ts)', async () => {
+    await using server = await createWrongAckServer();
+    const naive = await runNaiveLoad({ host: server.host, port: server.port, messages: 6, flaw: 'any-reply-is-an-ack' });
+    expect(naive.messages).toMatchObject({ sent: 6, acked: 6 }); // what it reports: every message acked
+    expect(() => expectSixMismatched(naive)).toThrow();
   });
 });
 
@@ -89,8 +102,14 @@ describe('load client: latency', () => {
     expect(result.latency.connect.p50).toBeLessThan(delayMs);
   });
 
+  const stallMs = 400;
+  /** 100 messages at 200/s against a server that stalls 400 ms first: the ~80 scheduled during it each waited. */
+  const expectStallCharged = (result: { messages: { acked: number }; latency: { ack: { p50: number } } }): void => {
+    expect(result.messages.acked).toBe(100);
+    expect(result.latency.ack.p50).toBeGreaterThan(stallMs / 4);
+  };
+
   it('LOAD-021 in open-loop mode charges a stall to every message scheduled during it (no coordinated omission)', async () => {
-    const stallMs = 400;
     // Closed loop: the one client waits out the stall once, then sends at full speed; the stall is one sample.
     await using closedServer = await createStallingAckServer(stallMs);
     const closed = await runLoad({ host: closedServer.host, port: closedServer.port, clients: 1, staggerMs: 0, messagesPerClient: 100 });
@@ -98,10 +117,17 @@ describe('load client: latency', () => {
     await using openServer = await createStallingAckServer(stallMs);
     const open = await runLoad({ host: openServer.host, port: openServer.port, clients: 1, staggerMs: 0, messagesPerClient: 100, rate: 200 });
     expect(closed.messages.acked).toBe(100);
-    expect(open.messages.acked).toBe(100);
     expect(closed.latency.ack.max).toBeGreaterThanOrEqual(stallMs - 5);
     expect(closed.latency.ack.p50).toBeLessThan(stallMs / 4);
-    expect(open.latency.ack.p50).toBeGreaterThan(stallMs / 4);
+    expectStallCharged(open);
+  });
+
+  it('LOAD-023 catches a client that paces --rate by waiting for each ack and times from the actual send (fixtures/naive-load.ts)', async () => {
+    await using server = await createStallingAckServer(stallMs);
+    const naive = await runNaiveLoad({ host: server.host, port: server.port, messages: 100, rate: 200, flaw: 'latency-from-actual-send' });
+    expect(naive.messages.acked).toBe(100);
+    expect(naive.latency.ack.max).toBeGreaterThanOrEqual(stallMs - 5); // it saw the stall once
+    expect(() => expectStallCharged(naive)).toThrow();
   });
 });
 

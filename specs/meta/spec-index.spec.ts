@@ -2,7 +2,7 @@
 // spec must carry a unique ID that the index lists.
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import { listSpecs } from '../../lib/cli/specs.ts';
+import { listSpecs } from '../../lib/check/spec-index.ts';
 
 describe('the spec index', () => {
   it('META-010 lists every spec exactly once, each under a unique ID', async () => {

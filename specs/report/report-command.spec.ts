@@ -11,6 +11,7 @@ import { startAckServer } from '../../lib/tcp/ack-server.ts';
 import { startSlowServer } from '../../lib/http-keepalive/slow-server.ts';
 import { runCli } from '../_harness/cli.ts';
 import { tempDir } from '../_harness/files.ts';
+import { judgeThresholds, parseThreshold } from '../../lib/results/thresholds.ts';
 
 /** The data-points of each chart in a page, by chart id. */
 function chartPoints(html: string): Record<string, number> {
@@ -48,5 +49,19 @@ describe('report command', () => {
     const run = await runCli(['report', file, '--out', path.join(dir.path, 'x.html')]);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('not a connlab result');
+  });
+
+  it('REPORT-004 shows the thresholds a result was judged on beside its charts: each expression, its measured value and passed or FAILED', async () => {
+    await using dir = await tempDir('connlab-report-');
+    await using ack = await startAckServer();
+    const load = await runLoad({ host: ack.host, port: ack.port, clients: 2, staggerMs: 0 });
+    const thresholds = judgeThresholds([parseThreshold('ack.p99<10s', load.kind), parseThreshold('acksPerSecond>=1000000', load.kind)], load);
+    await writeFile(path.join(dir.path, 'load.json'), JSON.stringify({ ...load, thresholds }));
+    const out = path.join(dir.path, 'index.html');
+    const run = await runCli(['report', path.join(dir.path, 'load.json'), '--out', out]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const html = await readFile(out, 'utf8');
+    expect(html).toMatch(new RegExp(`<tr class="passed"><th>ack.p99&lt;10s</th><td><span data-figure="overload.load.thresholds.0.value">${load.latency.ack.p99}</span> ms</td><td>passed</td></tr>`));
+    expect(html).toMatch(/<tr class="failed"><th>acksPerSecond&gt;=1000000<\/th><td><span data-figure="overload.load.thresholds.1.value">\d+<\/span><\/td><td>FAILED<\/td><\/tr>/);
   });
 });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { startPrimeServer } from '../../lib/tcp/prime-server.ts';
 import { Journal, messageBytes, parseJournal, readJournal, type JournalReading } from '../../lib/tcp/journal.ts';
 import { askPrime, runPrimeLoad } from '../../lib/tcp/prime-client.ts';
-import { createBufferedJournalPrimeServer, createInterleavingPrimeServer } from '../../fixtures/pool-servers.ts';
+import { createBufferedJournalPrimeServer, createInterleavingPrimeServer, createReplyFirstPrimeServer, createWholeRecordPrimeServer } from '../../fixtures/pool-servers.ts';
 import { startCliServer } from '../_harness/cli.ts';
 import { tempDir } from '../_harness/files.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
@@ -98,13 +98,22 @@ describe.skipIf(needsLib)('journal: nothing lost, duplicated or interleaved', ()
     expect(journal.batches).toBeLessThan(1000);
   });
 
-  it('TCP-JOURNAL-011 the same checks catch a server that writes each record in two unsynchronized appends', async () => {
-    await using dir = await tempDir();
-    await using broken = await createInterleavingPrimeServer(dir.file('journal.jsonl'));
+  /** 300 concurrent requests to `server`; what the audit finds wrong with the journal they leave. */
+  async function auditConcurrentRequests(port: number, file: string): Promise<string[]> {
     const sent = Array.from({ length: 300 }, (_, i) => lineMessage(i));
-    const load = await runPrimeLoad({ port: broken.port, requests: 300, concurrency: 300, message: (i) => Buffer.concat([sent[i], Buffer.from('\n')]), timeoutMs: scaled(15_000) });
+    const load = await runPrimeLoad({ port, requests: 300, concurrency: 300, message: (i) => Buffer.concat([sent[i], Buffer.from('\n')]), timeoutMs: scaled(15_000) });
     expect(load.answered).toBe(300);
-    expect(auditJournal(await readJournal(dir.file('journal.jsonl')), sent, load.replies, true)).not.toEqual([]);
+    return auditJournal(await readJournal(file), sent, load.replies, true);
+  }
+
+  it('TCP-JOURNAL-011 the same checks catch a server that writes each record in two unsynchronized appends, and pass it when it writes each in one', async () => {
+    await using dir = await tempDir();
+    // The fixture numbers its records in order like lib/: only the interleaving can be caught.
+    await using broken = await createInterleavingPrimeServer(dir.file('broken.jsonl'));
+    const problems = await auditConcurrentRequests(broken.port, dir.file('broken.jsonl'));
+    expect(problems.join('; ')).toMatch(/complete lines are not records/);
+    await using whole = await createWholeRecordPrimeServer(dir.file('whole.jsonl'));
+    expect(await auditConcurrentRequests(whole.port, dir.file('whole.jsonl'))).toEqual([]);
   });
 
   /** Makes 200 requests; on each reply, looks in the file for its record. Returns those not there yet. */
@@ -135,6 +144,13 @@ describe.skipIf(needsLib)('journal: nothing lost, duplicated or interleaved', ()
     await using dir = await tempDir();
     await writeFile(dir.file('journal.jsonl'), '');
     await using broken = await createBufferedJournalPrimeServer(dir.file('journal.jsonl'), scaled(1000));
+    expect((await recordsAbsentOnReply(broken.port, dir.file('journal.jsonl'))).length).toBeGreaterThan(0);
+  });
+
+  it('TCP-JOURNAL-014 the same check catches a server that sends the reply first and appends the record after it', async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.file('journal.jsonl'), '');
+    await using broken = await createReplyFirstPrimeServer(dir.file('journal.jsonl'));
     expect((await recordsAbsentOnReply(broken.port, dir.file('journal.jsonl'))).length).toBeGreaterThan(0);
   });
 });

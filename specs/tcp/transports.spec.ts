@@ -13,6 +13,7 @@ import { runLoad } from '../../lib/load/load-client.ts';
 import { LIBUV } from '../../lib/net/libuv.ts';
 import type { Transport } from '../../lib/net/conn.ts';
 import { socketCensus } from '../../lib/net/socket-table.ts';
+import { runCli, startCliServer } from '../_harness/cli.ts';
 
 const needsLib = libOnlyReason('ack', 'it starts lib/\'s ack server and load client on each transport');
 const TRANSPORTS: Transport[] = LIBUV ? ['libuv', 'net'] : ['net'];
@@ -109,5 +110,20 @@ describe.skipIf(needsLib).each(TRANSPORTS)('ack server and load client over the 
     await closed.close();
     const refused = await runLoad({ host: '127.0.0.1', port, clients: 3, staggerMs: 0, transport });
     expect(refused).toMatchObject({ ok: false, clients: { attempted: 3, connected: 0, failed: 3 }, errors: { ECONNREFUSED: 3 } });
+  });
+});
+
+describe.skipIf(needsLib || !LIBUV)('the libuv fast paths on this Node', () => {
+  it(`TCP-TRANSPORT-006 print no warning of Node's on ${process.version}: the ack server, the load client, the balancer and the capacity tester on libuv handles`, async () => {
+    await using server = await startCliServer(['ack-server', '--port', '0', '--transport', 'libuv']);
+    await using balancer = await startCliServer(['balancer', '--port', '0', '--backend', `${server.host}:${server.port}`, '--transport', 'libuv', '--health-interval', '0']);
+    const load = await runCli(['load', '--host', balancer.host, '--port', String(balancer.port), '--clients', '5', '--stagger', '0', '--transport', 'libuv', '--quiet']);
+    const capacity = await runCli(['capacity', '--host', server.host, '--port', String(server.port), '--connections', '5', '--delay', '0', '--hold', '10ms', '--close', 'reset', '--quiet']);
+    expect(load.exitCode, load.stderr).toBe(0);
+    expect(capacity.exitCode, capacity.stderr).toBe(0);
+    expect(await server.stop()).toBe(0);
+    expect(await balancer.stop()).toBe(0);
+    const printed = { load: load.stderr, capacity: capacity.stderr, 'ack-server': server.stderrLines.join('\n'), balancer: balancer.stderrLines.join('\n') };
+    for (const [command, stderr] of Object.entries(printed)) expect(stderr, command).not.toMatch(/warning|deprecat/i);
   });
 });

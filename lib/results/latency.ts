@@ -2,6 +2,7 @@
 // so sub-millisecond loopback latencies keep their resolution; summaries come out in milliseconds with
 // the encoded histogram alongside, which is what makes sharded results mergeable exactly.
 import * as hdr from 'hdr-histogram-js';
+import { num, object, str, type Check } from './shape.ts';
 
 /** The documented latency summary: percentiles and max in ms, plus the encoded HDR histogram. */
 export interface LatencySummary {
@@ -15,6 +16,9 @@ export interface LatencySummary {
   /** HdrHistogram compressed base64 of microsecond values. */
   histogram: string;
 }
+
+/** The shape every LatencySummary in a result document has. */
+export const LATENCY_SHAPE: Check = object({ count: num, mean: num, p50: num, p90: num, p99: num, p999: num, max: num, histogram: str });
 
 const MICROS_PER_MS = 1000;
 
