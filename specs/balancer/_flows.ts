@@ -4,6 +4,7 @@
 import net, { type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { WHO, pushRandom, type BackendSession, type NamedBackend } from '../../fixtures/backends.ts';
 import { askName } from '../_harness/balancer.ts';
@@ -13,12 +14,24 @@ import { nextEvent, waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
 
 const MiB = 1024 * 1024;
+
+/** The most one socket's kernel buffer may grow to here: the last field of tcp_rmem or tcp_wmem. */
+function socketBufferMax(sysctl: 'tcp_rmem' | 'tcp_wmem', linuxDefault: number): number {
+  try {
+    const max = Number(readFileSync(`/proc/sys/net/ipv4/${sysctl}`, 'utf8').trim().split(/\s+/)[2]);
+    return Number.isFinite(max) && max > 0 ? max : linuxDefault;
+  } catch {
+    return linuxDefault;
+  }
+}
+
 /**
- * Bytes a sender may have written that the slow reader has not read: the kernel buffers of both hops
- * (about 10 MiB on loopback here) plus what the balancer queues. Without backpressure it is most of
- * the transfer.
+ * Bytes a sender may have written that the slow reader has not read: the kernel buffers of both hops,
+ * each a send buffer and a receive buffer that autotuning may grow to the machine's maximum
+ * (2 x (tcp_rmem + tcp_wmem) max: 72 MiB here, 20 MiB with Linux's defaults), plus 8 MiB for what
+ * the balancer queues. Measured here: 10 to 35 MiB. Without backpressure it is most of the 256 MiB.
  */
-export const IN_FLIGHT_BOUND = 32 * MiB;
+export const IN_FLIGHT_BOUND = 2 * (socketBufferMax('tcp_rmem', 6 * MiB) + socketBufferMax('tcp_wmem', 4 * MiB)) + 8 * MiB;
 /**
  * How long a slow reader reads nothing at first: a second (while a balancer without backpressure would
  * take all it gets), or half a declared idle timeout, which would rightly end a stream that long still.
@@ -26,7 +39,7 @@ export const IN_FLIGHT_BOUND = 32 * MiB;
 const STALL_MS = Math.min(scaled(1000), declaredOr<number>('balancer', '--idle-timeout', Infinity) / 2);
 /** Readers that stall, then read at a steady rate. */
 export const SLOW_CLIENT = { size: 256 * MiB, stallMs: STALL_MS, bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
-export const SLOW_BACKEND = { size: 64 * MiB, stallMs: STALL_MS, bytesPerSecond: 64 * MiB, bound: IN_FLIGHT_BOUND };
+export const SLOW_BACKEND = { size: 256 * MiB, stallMs: STALL_MS, bytesPerSecond: 256 * MiB, bound: IN_FLIGHT_BOUND };
 
 export interface Target {
   host: string;
