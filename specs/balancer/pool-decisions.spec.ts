@@ -96,8 +96,57 @@ describe('balancer: pool decisions', () => {
 
   it('LB-POOL-008 round-robin starts its rotation over from the first backend when one goes down', () => {
     const { pool, by } = poolOf([1, 1, 1], { ejectAfterFailures: 1, ejectTimeMs: 60_000 });
-    expect(pickOpen(pool, 2)).toEqual(['a', 'b']);
+    expect(pickOpen(pool, 1)).toEqual(['a']);
     pool.connectFailed(by('c'), 'ECONNREFUSED');
     expect(pickOpen(pool, 3)).toEqual(['a', 'b', 'a']);
+  });
+
+  it('LB-POOL-009 health checks take a backend down after `fall` failures in a row and up after `rise` passes in a row; a check of the other kind starts the streak over', () => {
+    const log: string[] = [];
+    const { pool, by } = poolOf([1, 1], { healthCheck: { intervalMs: 1000, fall: 3, rise: 2 }, log: (line) => log.push(line) });
+    const a = by('a');
+    for (const code of ['ECONNREFUSED', 'ECONNREFUSED', undefined, 'ECONNREFUSED', 'ECONNREFUSED']) pool.recordCheck(a, code);
+    expect(a.state).toBe('up');
+    pool.recordCheck(a, 'ETIMEDOUT');
+    expect(a.stats()).toMatchObject({ state: 'down', reason: '3 health checks failed (ETIMEDOUT)', checks: { passed: 1, failed: 5 } });
+    for (const code of [undefined, 'ECONNREFUSED', undefined]) pool.recordCheck(a, code);
+    expect(a.state).toBe('down');
+    pool.recordCheck(a, undefined);
+    expect(a.stats()).toMatchObject({ state: 'up', checks: { passed: 4, failed: 6 } });
+    expect(a.stats().reason).toBeUndefined();
+    expect(log).toEqual(['[BACKEND] a down: 3 health checks failed (ETIMEDOUT)', '[BACKEND] a up: 2 health checks passed']);
+  });
+
+  it('LB-POOL-010 never gives a connection back a backend it already tried, with every backend up; round-robin ignores open connections', () => {
+    for (const strategy of ['round-robin', 'least-connections'] as const) {
+      const { pool, by } = poolOf([1, 1, 1], { strategy });
+      by('b').active = strategy === 'round-robin' ? 5 : 0;
+      expect(pool.pick(new Set([by('a')]))?.name, strategy).toBe('b');
+      expect(pool.pick(new Set([by('a'), by('b')]))?.name, strategy).toBe('c');
+      expect(pool.pick(new Set(pool.backends)), strategy).toBeUndefined();
+    }
+  });
+
+  it('LB-POOL-011 with every backend ejected, gives the trial to the one whose eject time is over, and a failed trial is not a second ejection', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    const log: string[] = [];
+    const { pool, by } = poolOf([1, 1], { ejectAfterFailures: 1, ejectTimeMs: 5000, log: (line) => log.push(line) });
+    pool.connectFailed(by('a'), 'ECONNREFUSED');
+    vi.setSystemTime(1_000_000 + 3000);
+    pool.connectFailed(by('b'), 'ECONNREFUSED');
+    vi.setSystemTime(1_000_000 + 5000);
+    expect(pickOpen(pool, 2)).toEqual(['a', 'a']);
+    pool.connectFailed(by('a'), 'ETIMEDOUT');
+    expect(by('a').stats()).toMatchObject({ state: 'down', reason: 'ejected after 1 failed connects (ECONNREFUSED)', ejections: 1, failures: 2 });
+    expect(log).toEqual(['[BACKEND] a down: ejected after 1 failed connects (ECONNREFUSED)', '[BACKEND] b down: ejected after 1 failed connects (ECONNREFUSED)']);
+    pool.connected(by('a'));
+    expect(log.at(-1)).toBe('[BACKEND] a up: a trial connection succeeded');
+  });
+
+  it('LB-POOL-012 resolves a backend host name once at start, IPv4 first, and keeps an IP address as it is', async () => {
+    const pool = new BackendPool(validateBalancerOptions({ backends: [{ host: 'localhost', port: 1000 }, { host: '::1', port: 1001 }] }));
+    await pool.resolve();
+    expect(pool.backends.map((b) => [b.address, b.family])).toEqual([['127.0.0.1', 4], ['::1', 6]]);
   });
 });
