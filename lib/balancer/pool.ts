@@ -246,6 +246,7 @@ export class BackendPool {
 
 /** nginx's smooth weighted round-robin over `candidates` (non-empty). */
 function smoothWeighted(candidates: Backend[]): Backend {
+  // Stryker disable next-line ConditionalExpression: a fast path; the loop below picks the one candidate too.
   if (candidates.length === 1) return candidates[0];
   let total = 0;
   let best = candidates[0];

@@ -109,12 +109,23 @@ describe('balancer: pool decisions', () => {
     expect(a.state).toBe('up');
     pool.recordCheck(a, 'ETIMEDOUT');
     expect(a.stats()).toMatchObject({ state: 'down', reason: '3 health checks failed (ETIMEDOUT)', checks: { passed: 1, failed: 5 } });
-    for (const code of [undefined, 'ECONNREFUSED', undefined]) pool.recordCheck(a, code);
+    // More failures while down, and passes short of `rise`, change nothing.
+    for (const code of ['ECONNREFUSED', undefined, 'ECONNREFUSED', undefined]) pool.recordCheck(a, code);
     expect(a.state).toBe('down');
     pool.recordCheck(a, undefined);
-    expect(a.stats()).toMatchObject({ state: 'up', checks: { passed: 4, failed: 6 } });
+    expect(a.stats()).toMatchObject({ state: 'up', checks: { passed: 4, failed: 7 } });
     expect(a.stats().reason).toBeUndefined();
+    pool.recordCheck(a, undefined);
     expect(log).toEqual(['[BACKEND] a down: 3 health checks failed (ETIMEDOUT)', '[BACKEND] a up: 2 health checks passed']);
+  });
+
+  it('LB-POOL-013 stop() cancels the health checks still to come', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { pool } = poolOf([1, 1], { healthCheck: { intervalMs: 1000, fall: 3, rise: 2 } });
+    pool.startHealthChecks();
+    expect(vi.getTimerCount()).toBe(2);
+    pool.stop();
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('LB-POOL-010 never gives a connection back a backend it already tried, with every backend up; round-robin ignores open connections', () => {
