@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'report/**', '.connlab-tmp/', 'dist/'] },
+  { ignores: ['node_modules/', 'report/**', '.connlab-tmp/', 'dist/', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -70,8 +70,8 @@ export class BalancerCore<C> {
     const backend = this.pool.pick(tried);
     if (backend) return backend;
     this.counters.noBackend++;
-    const count = tried?.size ?? 0;
-    this.log?.(`[NO BACKEND] ${this.peer(client)}: ${count === 0 ? 'no backend configured' : `all ${count} backends failed`}; closing the client`);
+    // The pool gives a backend to a connection that tried none, so `tried` holds at least one here.
+    this.log?.(`[NO BACKEND] ${this.peer(client)}: ${tried?.size ?? 0} of ${this.pool.backends.length} backends tried, none could be reached; closing the client`);
     return undefined;
   }
 
