@@ -113,6 +113,8 @@ export interface CapacityProgress {
   maxConcurrent: number;
 }
 
+const PROGRESS_SHAPE = object({ planned: num, notStarted: num, dialing: num, open: num, established: num, closedByServer: num, failed: num, errors: num, maxConcurrent: num });
+
 const LIMITS_SHAPE = object({
   openFiles: nullable(object({ soft: num, hard: num })),
   ephemeralPorts: nullable(object({ low: num, high: num })),
@@ -144,7 +146,7 @@ export const CAPACITY_SHAPE = object({
   shard: optional(object({ index: num, count: num })),
   shards: optional(num),
   stoppedBy: optional(oneOf('max-duration', 'signal')),
-  lostWorkers: optional(arrayOf(object({ worker: num, shard: object({ index: num, count: num }), exitCode: nullable(num), signal: nullable(str), reason: str, lastProgress: object({ planned: num, established: num, open: num }) }))),
+  lostWorkers: optional(arrayOf(object({ worker: num, shard: object({ index: num, count: num }), exitCode: nullable(num), signal: nullable(str), reason: str, lastProgress: PROGRESS_SHAPE }))),
   ok: bool,
 });
 

@@ -94,7 +94,6 @@ describe('balancer: decision core', () => {
     expect(by('b').stats()).toMatchObject({ bytesToBackend: 5, bytesFromBackend: 0 });
     core.queued(300);
     core.queued(200);
-    core.queued(300);
     expect(core.counters.peakBufferedBytes).toBe(300);
     core.queued(301);
     expect(core.counters.peakBufferedBytes).toBe(301);
@@ -107,5 +106,20 @@ describe('balancer: decision core', () => {
     expect(core.counters.idleTimeouts).toBe(1);
     expect(lines).toEqual(['[TIMEOUT] peer-c1: idle for 1500ms, closing', '[ERROR] accept: EMFILE']);
     expect(core.peer('x')).toBe('peer-x');
+  });
+
+  it('LB-CORE-009 without a log, decides and counts the same, writing nothing', () => {
+    const backends = [{ host: '127.0.0.1', port: 1000, name: 'a' }];
+    const config = validateBalancerOptions({ backends, maxConnections: 1, logConnections: true });
+    const core = new BalancerCore<string>(config, new BackendPool(config), (client) => client);
+    const a = core.pool.backends[0];
+    expect(core.admit('c1', 1)).toBe('refuse');
+    expect(core.choose('c1', new Set([a]))).toBeUndefined();
+    core.connectFailed('c1', a, 'ECONNREFUSED');
+    core.connected('c2', a);
+    core.idleTimedOut('c2');
+    core.acceptFailed('EMFILE');
+    expect(core.counters).toMatchObject({ rejected: 1, noBackend: 1, idleTimeouts: 1 });
+    expect(a.stats()).toMatchObject({ active: 1, failures: 1 });
   });
 });

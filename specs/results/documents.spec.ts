@@ -10,6 +10,40 @@ import { resultProblems } from '../../lib/results/index.ts';
 import { runCli } from '../_harness/cli.ts';
 import { tempDir } from '../_harness/files.ts';
 import { scaled } from '../_harness/time.ts';
+import { capacityDocument, latencyOf, loadDocument } from '../_harness/documents.ts';
+
+type FieldPath = Array<string | number>;
+
+/** Every field path of a document down to its leaves (`latency.ack.p99`, `errorSamples[0]`), `kind` aside. */
+function leafPaths(value: unknown, keys: FieldPath = []): FieldPath[] {
+  // A long array is checked at its first, second and last items only (see lib/results/shape.ts).
+  const checked = (i: number, length: number): boolean => length <= 20 || i < 2 || i === length - 1;
+  if (Array.isArray(value)) return value.flatMap((item, i) => (checked(i, value.length) ? leafPaths(item, [...keys, i]) : []));
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([key, item]) => (keys.length === 0 && key === 'kind' ? [] : leafPaths(item, [...keys, key])));
+  return [keys];
+}
+
+/** `document` with the field at `keys` replaced by `value` (a deep copy; the original is untouched). */
+function withField(document: object, keys: FieldPath, value: unknown): unknown {
+  const copy = structuredClone(document) as Record<string | number, unknown>;
+  let node = copy;
+  for (const key of keys.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[keys.at(-1)!] = value;
+  return copy;
+}
+
+/** How a problem names a field: `latency.ack.p99`, `errorSamples[0]`. */
+const fieldName = (keys: FieldPath): string => keys.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+
+/** Each field of `document` given a value of no type a field has is refused, and the problem names the field. */
+function expectEveryFieldChecked(document: object): void {
+  expect(resultProblems(document)).toEqual([]);
+  for (const keys of leafPaths(document)) {
+    const name = fieldName(keys);
+    const problems = resultProblems(withField(document, keys, { wrong: true }));
+    expect(problems.some((p) => p.startsWith(`${name}: `)), `${name}: ${JSON.stringify(problems)}`).toBe(true);
+  }
+}
 
 /** Runs a measuring command with --json and returns its document, checked to have parsed. */
 async function jsonOf(args: string[]): Promise<Record<string, unknown>> {
@@ -19,29 +53,29 @@ async function jsonOf(args: string[]): Promise<Record<string, unknown>> {
 }
 
 describe('result documents', () => {
-  it('RESULT-001 `connlab load --json` prints a connlab/load@1 document that fits its shape', async () => {
+  it('RESULT-001 `connlab load --json` prints a connlab/load@1 document that fits its shape, every field of it checked', async () => {
     await using server = await startAckServer();
     const document = await jsonOf(['load', '--host', server.host, '--port', String(server.port), '--clients', '3', '--stagger', '0', '--json']);
     expect(document.kind).toBe('connlab/load@1');
-    expect(resultProblems(document)).toEqual([]);
+    expectEveryFieldChecked(document);
   });
 
-  it('RESULT-002 `connlab capacity --json` prints a connlab/capacity@1 document that fits its shape, from one process and from two', async () => {
+  it('RESULT-002 `connlab capacity --json` prints a connlab/capacity@1 document that fits its shape, every field of it checked, from one process and from two', async () => {
     await using server = await startAckServer();
     const base = ['capacity', '--host', server.host, '--port', String(server.port), '--connections', '6', '--delay', '0', '--hold', '50ms', '--close', 'reset', '--quiet', '--json'];
     for (const workers of ['1', '2']) {
       const document = await jsonOf([...base, '--workers', workers]);
       expect(document.kind, `--workers ${workers}`).toBe('connlab/capacity@1');
-      expect(resultProblems(document), `--workers ${workers}`).toEqual([]);
+      expectEveryFieldChecked(document);
     }
   });
 
-  it('RESULT-003 `connlab http-client --json` prints a connlab/http-client@1 document that fits its shape', async () => {
+  it('RESULT-003 `connlab http-client --json` prints a connlab/http-client@1 document that fits its shape, every field of it checked', async () => {
     await using server = await startSlowServer({ delayMs: 5 });
     const url = `http://${server.host}:${server.port}/`;
     const document = await jsonOf(['http-client', '--mode', 'fixed', '--url', url, '--interval', '10ms', '--extra-probability', '0', '--requests', '3', '--quiet', '--json']);
     expect(document.kind).toBe('connlab/http-client@1');
-    expect(resultProblems(document)).toEqual([]);
+    expectEveryFieldChecked(document);
   });
 
   it('RESULT-004 `connlab merge` of two load shards prints one connlab/load@1 document with shards 2 that fits its shape', async () => {
@@ -62,6 +96,25 @@ describe('result documents', () => {
     expect(lab.kind).toBe('connlab/lab@1');
     expect(Object.keys(lab)).toEqual(expect.arrayContaining(['overload', 'bounded', 'keepalive', 'capacity']));
     expect(resultProblems(lab)).toEqual([]);
+  });
+
+  it('RESULT-007 a load or capacity document with any one field of the wrong type is refused, naming that field', () => {
+    const lastProgress = { planned: 5, notStarted: 0, dialing: 0, open: 5, established: 5, closedByServer: 0, failed: 0, errors: 0, maxConcurrent: 5 };
+    const thresholds = [{ expr: 'errors==0', value: 0, ok: true }];
+    expectEveryFieldChecked(loadDocument({ shard: { index: 0, count: 2 }, shards: 2, thresholds }));
+    expectEveryFieldChecked(
+      capacityDocument({
+        ramp: { ceiling: 3, reason: 'ECONNREFUSED' },
+        series: [{ t: 0, open: 1 }],
+        limits: { openFiles: { soft: 1, hard: 2 }, ephemeralPorts: { low: 1, high: 2 }, hit: [{ code: 'EMFILE', count: 1, hint: 'h' }] },
+        connectLatency: latencyOf(1),
+        thresholds,
+        shard: { index: 1, count: 2 },
+        shards: 1,
+        stoppedBy: 'signal',
+        lostWorkers: [{ worker: 1, shard: { index: 1, count: 2 }, exitCode: 1, signal: 'SIGKILL', reason: 'killed', lastProgress }],
+      }),
+    );
   });
 
   it('RESULT-006 refuses a document whose fields do not fit its kind, naming the field, and one without a kind', async () => {

@@ -3,17 +3,11 @@
 // merged run is ok only when every shard was. `connlab merge` prints exactly this; the specs in
 // specs/capacity/merge.spec.ts show it on real runs.
 import { describe, expect, it } from 'vitest';
-import { LatencyRecorder, type LatencySummary } from '../../lib/results/latency.ts';
-import { CAPACITY_KIND, mergeCapacityResults, mergeSeries, type CapacityResult } from '../../lib/results/capacity.ts';
-import { LOAD_KIND, mergeLoadResults, type LoadResult } from '../../lib/results/load.ts';
+import type { LatencySummary } from '../../lib/results/latency.ts';
+import { CAPACITY_KIND, mergeCapacityResults, mergeSeries } from '../../lib/results/capacity.ts';
+import { LOAD_KIND, mergeLoadResults } from '../../lib/results/load.ts';
 import { addCounts, joinUnique } from '../../lib/results/combine.ts';
-
-/** A latency summary of exactly these samples (ms). */
-function latencyOf(...samples: number[]): LatencySummary {
-  const recorder = new LatencyRecorder();
-  for (const ms of samples) recorder.record(ms);
-  return recorder.summary();
-}
+import { capacityDocument as capacityShard, latencyOf, loadDocument as loadShard } from '../_harness/documents.ts';
 
 /**
  * Merged histograms hold the same samples as one histogram of all of them: the same count, and each
@@ -24,50 +18,6 @@ function expectSameSamples(merged: LatencySummary, direct: LatencySummary): void
   for (const key of ['mean', 'p50', 'p90', 'p99', 'p999', 'max'] as const) {
     expect(Math.abs(merged[key] - direct[key]), `${key}: ${merged[key]} against ${direct[key]}`).toBeLessThanOrEqual(direct[key] / 1000 + 0.001);
   }
-}
-
-function loadShard(overrides: Partial<LoadResult> = {}): LoadResult {
-  return {
-    kind: LOAD_KIND,
-    target: '127.0.0.1:5000',
-    transport: 'libuv',
-    clients: { attempted: 10, connected: 9, failed: 1 },
-    messages: { planned: 30, sent: 28, acked: 27, mismatched: 1, missing: 2, extra: 0 },
-    errors: { ECONNREFUSED: 1 },
-    errorSamples: ['ECONNREFUSED 127.0.0.1:5000'],
-    latency: { connect: latencyOf(1, 2), ack: latencyOf(3, 4, 5) },
-    durationMs: 1000,
-    acksPerSecond: 27,
-    stopped: false,
-    ok: true,
-    ...overrides,
-  };
-}
-
-function capacityShard(overrides: Partial<CapacityResult> = {}): CapacityResult {
-  return {
-    kind: CAPACITY_KIND,
-    target: '127.0.0.1:5000',
-    connections: { planned: 10, attempted: 11, established: 9, closedByServer: 1, failed: 2, held: 8, maxConcurrent: 9, notStarted: 0, abandoned: 0 },
-    errors: { ETIMEDOUT: 2 },
-    errorSamples: ['ETIMEDOUT'],
-    connectLatency: latencyOf(1, 2, 3),
-    series: [],
-    timeWait: 3,
-    timeWaitSides: { client: 2, server: 1 },
-    limits: { openFiles: { soft: 1024, hard: 20_000 }, ephemeralPorts: { low: 32_768, high: 60_999 }, hit: [] },
-    memory: { rssBytes: 1000, grownBytes: 800, perConnectionBytes: 100 },
-    opening: { ms: 100, established: 9, perSecond: 90 },
-    startedAt: 1_000_000,
-    durationMs: 500,
-    processes: 1,
-    sockets: 'libuv',
-    sourceAddresses: 1,
-    sourcePortsSkipped: 0,
-    warnings: [],
-    ok: true,
-    ...overrides,
-  };
 }
 
 describe('merging shards of one run', () => {
