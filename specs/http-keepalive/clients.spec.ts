@@ -8,6 +8,8 @@ import { createKeepAliveClient, type KeepAliveClientOptions } from '../../lib/ht
 import { clientSocketCount } from '../../lib/http-keepalive/socket-count.ts';
 import { runHttpClient } from '../../lib/http-keepalive/run.ts';
 import { startSlowTarget } from '../_harness/slow.ts';
+import { closedPort } from '../../fixtures/servers.ts';
+import { createOriginPair, createStatusServer } from '../../fixtures/http-servers.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { waitForValue, waitUntil } from '../_harness/wait.ts';
 import { scaled } from '../_harness/time.ts';
@@ -74,6 +76,53 @@ describe('fixed client: bounded and reused', () => {
   }
 });
 
+describe('fixed client: one total cap over all origins', () => {
+  it('HTTP-KA-015 never has more requests in flight over two origins than its total cap (3, with 10 allowed per origin)', async () => {
+    await using origins = await createOriginPair(scaled(50));
+    await using client = createKeepAliveClient({ mode: 'fixed', perOriginConnections: 10, maxConnections: 3 });
+    const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => client.get(origins.urls[i % 2])));
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(12);
+    expect(origins.peakInFlight()).toBe(3);
+  });
+});
+
+describe('both clients: what an outcome says', () => {
+  it('HTTP-KA-016 a 2xx or 3xx answer is a success; any other status is a failure coded HTTP_<status>', async () => {
+    await using server = await createStatusServer();
+    for (const mode of ['faulty', 'fixed'] as const) {
+      await using client = createKeepAliveClient({ mode });
+      const outcomes = [];
+      for (const status of [200, 299, 302, 399, 400, 404, 500]) outcomes.push(await client.get(`http://${server.host}:${server.port}/${status}`));
+      expect(outcomes.map(({ ok, status, error, message, bodyBytes }) => ({ ok, status, error, message, bodyBytes })), mode).toEqual([
+        ...[200, 299, 302, 399].map((status) => ({ ok: true, status, error: undefined, message: undefined, bodyBytes: 7 })),
+        ...[400, 404, 500].map((status) => ({ ok: false, status, error: `HTTP_${status}`, message: `status ${status}`, bodyBytes: 7 })),
+      ]);
+      expect(client.stats(), mode).toMatchObject({ requests: 7, completed: 4, failed: 3 });
+    }
+  });
+
+  it('HTTP-KA-017 a refused connection is a failure coded ECONNREFUSED, and no connection is counted', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/`;
+    for (const mode of ['faulty', 'fixed'] as const) {
+      await using client = createKeepAliveClient({ mode });
+      expect(await client.get(url), mode).toMatchObject({ ok: false, retried: false, bodyBytes: 0, error: 'ECONNREFUSED' });
+      expect(client.stats(), mode).toMatchObject({ requests: 1, completed: 0, failed: 1, connectionsOpened: 0, connectionsOpen: 0 });
+    }
+  });
+
+  it.skipIf(!!gauges)("HTTP-KA-018 a request's latency covers the server's delay and no more than the call took", async () => {
+    const delayMs = scaled(60);
+    await using server = await startSlowTarget({ delayMs });
+    await using client = createKeepAliveClient({ mode: 'fixed' });
+    const before = performance.now();
+    const outcome = await client.get(server.url);
+    const took = performance.now() - before;
+    expect(outcome.ok).toBe(true);
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(delayMs - 1);
+    expect(outcome.latencyMs).toBeLessThanOrEqual(took);
+  });
+});
+
 describe('closing: nothing outlives a closed client', () => {
   it.skipIf(!!gauges)('HTTP-KA-030 a closed client, faulty or fixed, leaves no socket to the server', async () => {
     await using server = await startSlowTarget({ delayMs: scaled(20) });
@@ -87,6 +136,15 @@ describe('closing: nothing outlives a closed client', () => {
       await expectOsSockets(server.port, 0);
       await waitForValue(() => server.census!(), { open: 0, osEstablished: 0, inFlight: 0 }, { what: `server census after closing ${JSON.stringify(options)}` });
     }
+    // `await using` closes it too.
+    let disposed;
+    {
+      await using client = createKeepAliveClient({ mode: 'faulty' });
+      disposed = client;
+      expect(await client.get(server.url)).toMatchObject({ ok: true });
+    }
+    expect(disposed.stats().connectionsOpen).toBe(0);
+    await expectOsSockets(server.port, 0);
   });
 
   it("HTTP-KA-031 a run on the prior art's schedule returns a socket series that climbs for faulty and stays flat for fixed", async () => {

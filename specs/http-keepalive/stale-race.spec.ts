@@ -50,4 +50,36 @@ describe('the stale keep-alive race', () => {
     expect(['ECONNRESET', 'UND_ERR_SOCKET']).toContain(outcome.error);
     expect(client.stats()).toMatchObject({ retries: 0, failed: 1, connectionsOpened: 1 });
   });
+
+  it('HTTP-KA-023 the fixed client also retries when its reused socket is closed with a FIN before any response', async () => {
+    await using server = await createStaleKeepAliveServer({ idleMs: scaled(20), close: 'fin' });
+    await using client = createKeepAliveClient({ mode: 'fixed' });
+    const url = `http://${server.host}:${server.port}/`;
+    expect(await client.get(url)).toMatchObject({ ok: true, retried: false });
+    await waitForValue(() => server.stats().staled, 1, { what: 'the server forgetting the idle connection' });
+    expect(await client.get(url)).toMatchObject({ ok: true, status: 200, retried: true });
+    expect(client.stats()).toMatchObject({ completed: 2, failed: 0, retries: 1, connectionsOpened: 2 });
+  });
+
+  it("HTTP-KA-024 two fixed clients in one process each retry their own stale socket, and other clients' requests do not confuse them", async () => {
+    await using server = await createStaleKeepAliveServer({ idleMs: scaled(20) });
+    await using first = createKeepAliveClient({ mode: 'fixed' });
+    await using second = createKeepAliveClient({ mode: 'fixed' });
+    await using bystander = createKeepAliveClient({ mode: 'faulty' });
+    const url = `http://${server.host}:${server.port}/`;
+    expect([await first.get(url), await second.get(url), await bystander.get(url)].map((o) => o.ok)).toEqual([true, true, true]);
+    await waitForValue(() => server.stats().staled, 3, { what: 'the server forgetting the idle connections' });
+    expect(await first.get(url)).toMatchObject({ ok: true, retried: true });
+    expect(await second.get(url)).toMatchObject({ ok: true, retried: true });
+    expect([first.stats().retries, second.stats().retries]).toEqual([1, 1]);
+  });
+
+  it('HTTP-KA-025 requests that fail together on one agent flush its connections once', async () => {
+    await using server = await createResettingServer();
+    await using client = createKeepAliveClient({ mode: 'fixed', perOriginConnections: 2 });
+    const url = `http://${server.host}:${server.port}/`;
+    const outcomes = await Promise.all([client.get(url), client.get(url)]);
+    expect(outcomes.map((o) => o.ok)).toEqual([false, false]);
+    expect(client.stats()).toMatchObject({ failed: 2, retries: 0, idleFlushes: 1 });
+  });
 });

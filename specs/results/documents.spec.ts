@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { startAckServer } from '../../lib/tcp/ack-server.ts';
 import { startSlowServer } from '../../lib/http-keepalive/slow-server.ts';
 import { resultProblems } from '../../lib/results/index.ts';
+import { isLoadResult } from '../../lib/results/load.ts';
+import { isCapacityResult } from '../../lib/results/capacity.ts';
 import { runCli } from '../_harness/cli.ts';
 import { tempDir } from '../_harness/files.ts';
 import { scaled } from '../_harness/time.ts';
@@ -99,6 +101,9 @@ describe('result documents', () => {
   });
 
   it('RESULT-007 a load or capacity document with any one field of the wrong type is refused, naming that field', () => {
+    // The guards lib/index.ts exports say the same: each accepts its own kind only.
+    expect([isLoadResult(loadDocument()), isLoadResult(capacityDocument()), isLoadResult({ ...loadDocument(), clients: 'x' })]).toEqual([true, false, false]);
+    expect([isCapacityResult(capacityDocument()), isCapacityResult(loadDocument()), isCapacityResult({ ...capacityDocument(), ok: 'x' })]).toEqual([true, false, false]);
     const lastProgress = { planned: 5, notStarted: 0, dialing: 0, open: 5, established: 5, closedByServer: 0, failed: 0, errors: 0, maxConcurrent: 5 };
     const thresholds = [{ expr: 'errors==0', value: 0, ok: true }];
     expectEveryFieldChecked(loadDocument({ shard: { index: 0, count: 2 }, shards: 2, thresholds }));

@@ -3,7 +3,7 @@
 // that got a reply can be sure the record exists, even if the server is killed the next moment. Under
 // concurrent load no record is lost, duplicated or interleaved, and the reader tolerates (and reports)
 // the torn last line a crash can leave. These specs read the file, so they run against lib/ only.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { startPrimeServer } from '../../lib/tcp/prime-server.ts';
@@ -227,5 +227,135 @@ describe('journal: the reader', () => {
     const reading = parseJournal(await readFile(file));
     expect(reading.records.map((r) => [r.seq, r.message])).toEqual([[1, 'aa'], [2, 'aa'], [3, 'b']]);
     expect({ corrupt: reading.corrupt, tornTail: reading.tornTail }).toEqual({ corrupt: [], tornTail: undefined });
+  });
+  it('TCP-JOURNAL-033 refuses each field of a record that is missing or of the wrong type, and accepts each form the writer produces', () => {
+    const good = { seq: 1, time: '2026-01-01T00:00:00.000Z', client: '127.0.0.1:1', message: 'aa', count: 2, result: 'sí', reply: '2 sí\n' };
+    const wrong: Array<[string, unknown]> = [
+      ['null', null],
+      ['a number', 5],
+      ['a string', 'record'],
+      ['an array', [1]],
+      ...Object.keys(good).map((field): [string, unknown] => [`no ${field}`, { ...good, [field]: undefined }]),
+      ['seq as text', { ...good, seq: '1' }],
+      ['seq not whole', { ...good, seq: 1.5 }],
+      ['time a number', { ...good, time: 1 }],
+      ['client a number', { ...good, client: 1 }],
+      ['message a number', { ...good, message: 1 }],
+      ['message a number beside its bytes', { ...good, message: 1, messageBase64: 'AA==' }],
+      ['message null without its bytes', { ...good, message: null }],
+      ['message null with bytes not text', { ...good, message: null, messageBase64: 1 }],
+      ['count as text', { ...good, count: '2' }],
+      ['count not whole', { ...good, count: 1.5 }],
+      ['another result', { ...good, result: 'yes' }],
+      ['reply a number', { ...good, reply: 1 }],
+    ];
+    const reading = parseJournal(Buffer.from(wrong.map(([, value]) => `${JSON.stringify(value)}\n`).join('')));
+    expect(reading.records).toEqual([]);
+    expect(reading.corrupt.map((c) => [wrong[c.line - 1][0], c.error])).toEqual(wrong.map(([name]) => [name, 'not a journal record']));
+
+    const forms = [
+      good,
+      { ...good, result: 'no' },
+      { ...good, message: 'x', count: null, result: 'error', reply: 'error: empty\n' },
+      { ...good, message: null, messageBase64: Buffer.from([0xff, 0x0a]).toString('base64') },
+    ];
+    const accepted = parseJournal(Buffer.from(forms.map((f) => `${JSON.stringify(f)}\n`).join('')));
+    expect(accepted.corrupt).toEqual([]);
+    expect(accepted.records).toEqual(forms);
+  });
+
+  it('TCP-JOURNAL-034 gives a message its exact bytes, from messageBase64 when the text could not hold them', () => {
+    const base = { seq: 1, time: '', client: '', count: null, result: 'error', reply: '' } as const;
+    expect(messageBytes({ ...base, message: 'día|"x"' })).toEqual(Buffer.from('día|"x"'));
+    expect(messageBytes({ ...base, message: null, messageBase64: Buffer.from([0xc3, 0x28, 0x0a]).toString('base64') })).toEqual(Buffer.from([0xc3, 0x28, 0x0a]));
+    expect(messageBytes({ ...base, message: null })).toEqual(Buffer.alloc(0));
+  });
+
+  it('TCP-JOURNAL-035 shows at most the first 200 characters of a line that is not a record', () => {
+    const reading = parseJournal(Buffer.from(`${'x'.repeat(300)}\n`));
+    expect(reading.corrupt).toEqual([{ line: 1, text: 'x'.repeat(200), error: expect.any(String) }]);
+  });
+});
+
+describe.skipIf(needsLib)('journal: reopening a file', () => {
+  const record = (seq: number, message = 'aa'): string => `${JSON.stringify({ seq, time: '2026-01-01T00:00:00.000Z', client: '127.0.0.1:1', message, count: 2, result: 'sí', reply: '2 sí\n' })}\n`;
+  const entry = { client: '127.0.0.1:2', message: 'b', count: 1, result: 'no', reply: '1 no\n' } as const;
+
+  /** Opens `content` as a journal, appends one record, and returns what the file then holds. */
+  async function reopen(content: string | Buffer): Promise<{ repairedBytes: number; seq: number; reading: JournalReading }> {
+    await using dir = await tempDir();
+    const file = dir.file('journal.jsonl');
+    await writeFile(file, content);
+    const journal = await Journal.open(file);
+    const { seq } = await journal.append(entry);
+    const { repairedBytes } = journal.stats();
+    await journal.close();
+    return { repairedBytes, seq, reading: parseJournal(await readFile(file)) };
+  }
+
+  it('TCP-JOURNAL-036 an empty file starts at seq 1 with nothing repaired', async () => {
+    const { repairedBytes, seq, reading } = await reopen('');
+    expect({ repairedBytes, seq, records: reading.records.length }).toEqual({ repairedBytes: 0, seq: 1, records: 1 });
+  });
+
+  it('TCP-JOURNAL-037 a file of a single record continues after it', async () => {
+    expect((await reopen(record(7))).seq).toBe(8);
+  });
+
+  it('TCP-JOURNAL-038 a file that is all torn tail (no newline at all, longer than one read) is emptied and starts at seq 1', async () => {
+    const { repairedBytes, seq, reading } = await reopen('y'.repeat(150 * 1024));
+    expect({ repairedBytes, seq }).toEqual({ repairedBytes: 150 * 1024, seq: 1 });
+    expect({ records: reading.records.map((r) => r.seq), corrupt: reading.corrupt, tornTail: reading.tornTail }).toEqual({ records: [1], corrupt: [], tornTail: undefined });
+  });
+
+  it('TCP-JOURNAL-039 a torn tail longer than one read is dropped whole, and the sequence continues before it', async () => {
+    const { repairedBytes, seq, reading } = await reopen(record(1) + record(2) + 'z'.repeat(200 * 1024));
+    expect({ repairedBytes, seq }).toEqual({ repairedBytes: 200 * 1024, seq: 3 });
+    expect({ records: reading.records.map((r) => r.seq), corrupt: reading.corrupt }).toEqual({ records: [1, 2, 3], corrupt: [] });
+  });
+
+  it('TCP-JOURNAL-040 a last record longer than the read window still gives the sequence (no seq is used twice)', async () => {
+    const { seq } = await reopen(record(1) + record(2, 'm'.repeat(600 * 1024)));
+    expect(seq).toBe(3);
+  });
+
+  it('TCP-JOURNAL-041 complete lines after the last record that are not records do not restart the sequence', async () => {
+    const { seq } = await reopen(record(4) + '{"note":"not a record"}\n' + 'garbage\n\n');
+    expect(seq).toBe(5);
+  });
+
+  it('TCP-JOURNAL-042 counts records, write rounds, the largest round and bytes; opening and closing leave no descriptor open', async () => {
+    await using dir = await tempDir();
+    const file = dir.file('journal.jsonl');
+    const descriptors = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false; // closed while we looked
+      }
+    }).length;
+    await writeFile(file, record(1));
+    const journal = await Journal.open(file);
+    // The first append starts a write alone; the two made while it runs share the next one.
+    await Promise.all([journal.append(entry), journal.append(entry), journal.append(entry)]);
+    const stats = journal.stats();
+    await journal.close();
+    const size = (await readFile(file)).length;
+    expect(stats).toEqual({ records: 3, batches: 2, largestBatch: 2, bytes: size - Buffer.byteLength(record(1)), repairedBytes: 0 });
+    expect(descriptors()).toBe(0);
+  });
+
+  it.skipIf(process.platform !== 'linux')('TCP-JOURNAL-043 a journal that cannot write refuses that record and every later one with the same error, naming the file', async () => {
+    const journal = await Journal.open('/dev/full');
+    const first = journal.append(entry).then(() => undefined, (error: unknown) => error);
+    const queued = journal.append(entry).then(() => undefined, (error: unknown) => error);
+    const failure = await first;
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/^journal \/dev\/full failed: ENOSPC/);
+    expect((failure as Error).cause).toMatchObject({ code: 'ENOSPC' });
+    expect(await queued).toBe(failure);
+    await expect(journal.append(entry)).rejects.toBe(failure);
+    expect(journal.stats()).toMatchObject({ records: 0, batches: 0, bytes: 0 });
+    await journal.close();
   });
 });
