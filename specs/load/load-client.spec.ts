@@ -3,7 +3,7 @@
 // classified, and the latency percentiles see a server's delay. In open-loop mode (--rate) latency is
 // measured from the intended send time, so a stalled server cannot hide behind fewer sends.
 import { describe, expect, it } from 'vitest';
-import { runLoad } from '../../lib/load/load-client.ts';
+import { LoadRun, runLoad } from '../../lib/load/load-client.ts';
 import { startAckServer } from '../../lib/tcp/ack-server.ts';
 import {
   closedPort,
@@ -11,16 +11,25 @@ import {
   createResettingServer,
   createSilentServer,
   createStallingAckServer,
+  createRecordingLineServer,
   createWrongAckServer,
 } from '../../fixtures/servers.ts';
+import { waitUntil } from '../_harness/wait.ts';
 import { runNaiveLoad } from '../../fixtures/naive-load.ts';
 import { scaled } from '../_harness/time.ts';
 
 describe('load client: the prior art scenario', () => {
   it('LOAD-001 runs 50 staggered clients that each get their own ack, with exact totals', async () => {
     await using server = await startAckServer();
+    const before = performance.now();
     const result = await runLoad({ host: server.host, port: server.port, clients: 50, staggerMs: 5 });
+    const tookMs = performance.now() - before;
     expect(result.clients).toEqual({ attempted: 50, connected: 50, failed: 0 });
+    // The rate is the acks over the run's own duration, which the call's time bounds.
+    expect(result.durationMs).toBeGreaterThanOrEqual(49 * 5);
+    expect(result.durationMs).toBeLessThanOrEqual(Math.ceil(tookMs));
+    const rate = (50 * 1000) / result.durationMs;
+    expect(Math.abs(result.acksPerSecond - rate)).toBeLessThanOrEqual(rate / result.durationMs + 1);
     expect(result.messages).toEqual({ planned: 50, sent: 50, acked: 50, mismatched: 0, missing: 0, extra: 0 });
     expect(result.errors).toEqual({});
     expect(result.latency.ack.count).toBe(50);
@@ -49,6 +58,7 @@ describe('load client: failures are counted, never fatal', () => {
     const result = await runLoad({ host: '127.0.0.1', port, clients: 10, staggerMs: 0 });
     expect(result.clients).toEqual({ attempted: 10, connected: 0, failed: 10 });
     expect(result.errors).toEqual({ ECONNREFUSED: 10 });
+    expect(result.errorSamples).toContain(`client 0 connect: connect ECONNREFUSED 127.0.0.1:${port}`);
     expect(result.messages).toMatchObject({ planned: 10, sent: 0, acked: 0 });
     expect(result.ok).toBe(false);
   });
@@ -66,6 +76,7 @@ describe('load client: failures are counted, never fatal', () => {
     await using server = await createSilentServer();
     const result = await runLoad({ host: server.host, port: server.port, clients: 5, staggerMs: 0, replyTimeoutMs: scaled(200) });
     expect(result.errors).toEqual({ REPLY_TIMEOUT: 5 });
+    expect(result.errorSamples).toContain(`client 0: no reply within ${scaled(200)}ms`);
     expect(result.messages).toMatchObject({ sent: 5, acked: 0, missing: 5 });
     expect(result.ok).toBe(false);
   });
@@ -79,8 +90,12 @@ describe('load client: failures are counted, never fatal', () => {
     await using server = await createWrongAckServer();
     const result = await runLoad({ host: server.host, port: server.port, clients: 3, staggerMs: 0, messagesPerClient: 2 });
     expectSixMismatched(result);
-    expect(result.errorSamples.some((s) => s.includes('"ACK from server"'))).toBe(true);
+    // At most five samples, each naming the client, what it wanted and what came back.
+    expect(result.errorSamples).toHaveLength(5);
+    for (const sample of result.errorSamples) expect(sample).toMatch(/^client [0-2]: expected "ACK Hello from client #[0-2]", got "ACK from server"$/);
     expect(result.ok).toBe(false);
+    const utf8 = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0, message: 'día {i}' });
+    expect(utf8.errorSamples).toEqual(['client 0: expected "ACK día 0", got "ACK from server"']);
   });
 
   it('LOAD-014 catches a client that counts any reply as an ack, never comparing it with what it sent (fixtures/naive-load.ts)', async () => {
@@ -120,6 +135,8 @@ describe('load client: latency', () => {
     expect(closed.latency.ack.max).toBeGreaterThanOrEqual(stallMs - 5);
     expect(closed.latency.ack.p50).toBeLessThan(stallMs / 4);
     expectStallCharged(open);
+    // On schedule: the last of the 100 leaves 99 intervals of 5 ms after the first.
+    expect(open.durationMs).toBeGreaterThanOrEqual(99 * 5);
   });
 
   it('LOAD-023 catches a client that paces --rate by waiting for each ack and times from the actual send (fixtures/naive-load.ts)', async () => {
@@ -136,7 +153,114 @@ describe('load client: open loop over a duration', () => {
     await using server = await startAckServer();
     const result = await runLoad({ host: server.host, port: server.port, clients: 4, staggerMs: 0, rate: 200, durationMs: scaled(500) });
     expect(result.messages).toMatchObject({ planned: Math.floor(scaled(500) / 5), sent: Math.floor(scaled(500) / 5), missing: 0, mismatched: 0 });
+    expect(result.durationMs).toBeGreaterThanOrEqual(scaled(500) - 5);
     expect(result.stopped).toBe(false);
     expect(result.ok).toBe(true);
+  });
+});
+
+describe('load client: what goes on the wire', () => {
+  it('LOAD-004 renders {i} as the client and {n} as the message number, sends non-ASCII messages as UTF-8, and matches acks split over reads', async () => {
+    for (const [message, rate] of [['c{i} m{n} {i}', 0], ['c{i} m{n} día', 0], ['c{i} m{n} {i}', 1000]] as const) {
+      await using server = await createRecordingLineServer('split-ack');
+      const result = await runLoad({ host: server.host, port: server.port, clients: 3, staggerMs: 0, messagesPerClient: 2, pipeline: 2, message, rate });
+      const expected = [0, 1, 2].flatMap((i) => [0, 1].map((n) => message.replaceAll('{i}', String(i)).replaceAll('{n}', String(n))));
+      expect(server.lines().map((line) => line.toString('hex')).sort(), message).toEqual(expected.map((text) => Buffer.from(text).toString('hex')).sort());
+      expect(result.messages, message).toEqual({ planned: 6, sent: 6, acked: 6, mismatched: 0, missing: 0, extra: 0 });
+      expect(result.ok, message).toBe(true);
+    }
+  });
+
+  it('LOAD-005 counts a reply nobody asked for as extra, and such a run is not ok', async () => {
+    await using server = await createRecordingLineServer('twice');
+    const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0 });
+    expect(result.messages).toEqual({ planned: 2, sent: 2, acked: 2, mismatched: 0, missing: 0, extra: 2 });
+    expect(result.errors).toEqual({});
+    expect(result.ok).toBe(false);
+  });
+
+  it('LOAD-006 counts a server that hangs up with acks outstanding as ECLOSED, saying how many', async () => {
+    await using server = await createRecordingLineServer('hang-up');
+    const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0 });
+    expect(result.errors).toEqual({ ECLOSED: 2 });
+    expect(result.errorSamples).toContain('client 0: server closed the connection with 1 acks outstanding');
+    expect(result.messages).toMatchObject({ sent: 2, acked: 0, missing: 2 });
+    expect(result.ok).toBe(false);
+  });
+
+  it('LOAD-007 holds each connection open for --hold after its last ack', async () => {
+    await using server = await startAckServer();
+    const holdMs = scaled(300);
+    const running = runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, holdMs });
+    await waitUntil(() => server.stats(), (s) => s.acks === 2, { what: 'acks', expected: '2' });
+    expect(server.stats().open).toBe(2);
+    const result = await running;
+    expect(result.ok).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(holdMs - 1);
+    await waitUntil(() => server.stats().open, (open) => open === 0, { what: 'open connections after the run', expected: '0' });
+  });
+});
+
+describe('load client: stopping', () => {
+  it('LOAD-008 a run stopped by its signal ends at once, says it was stopped, counts what it never sent, and is not ok', async () => {
+    await using server = await startAckServer();
+    const controller = new AbortController();
+    const staggerMs = scaled(5_000);
+    const run = new LoadRun({ host: server.host, port: server.port, clients: 2, staggerMs, signal: controller.signal });
+    const before = performance.now();
+    const running = run.run();
+    // Client 0 is done; client 1 waits out its stagger.
+    await waitUntil(() => server.stats(), (s) => s.acks === 1 && s.open === 0, { what: 'the first client done', expected: '1 ack, no connection open' });
+    expect(run.progress()).toEqual({ started: 1, connected: 1, failed: 0, sent: 1, acked: 1, errors: 0 });
+    controller.abort();
+    const result = await running;
+    expect(performance.now() - before).toBeLessThan(staggerMs);
+    expect(result.stopped).toBe(true);
+    expect(result.clients).toEqual({ attempted: 1, connected: 1, failed: 0 });
+    expect(result.messages).toEqual({ planned: 2, sent: 1, acked: 1, mismatched: 0, missing: 0, extra: 0 });
+    expect(result.errors).toEqual({});
+    expect(result.ok).toBe(false);
+  });
+  it('LOAD-009 a duration cuts a closed-loop run short, and the run leaves no connection open', async () => {
+    await using server = await startAckServer();
+    const durationMs = scaled(300);
+    const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, messagesPerClient: 10_000_000, durationMs });
+    expect(result.stopped).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(durationMs - 1);
+    expect(result.messages.sent).toBeLessThan(result.messages.planned);
+    expect(result.messages.acked).toBeGreaterThan(0);
+    await waitUntil(() => server.stats().open, (open) => open === 0, { what: 'open connections after the run', expected: '0' });
+  });
+});
+
+describe('load client: shards, no reply timeout, open-loop failures', () => {
+  it('LOAD-025 a shard runs its share of the clients, numbered as in the whole run, and names itself', async () => {
+    await using server = await createRecordingLineServer('split-ack');
+    const shard = { index: 1, count: 2 };
+    const result = await runLoad({ host: server.host, port: server.port, clients: 5, staggerMs: 0, message: 'c{i}', shard });
+    // Of clients 0-4, shard 1 of 2 runs 2, 3 and 4.
+    expect(server.lines().map(String).sort()).toEqual(['c2', 'c3', 'c4']);
+    expect(result.shard).toEqual(shard);
+    expect(result.clients).toEqual({ attempted: 3, connected: 3, failed: 0 });
+  });
+
+  it('LOAD-024 with a reply timeout of 0 waits as long as a reply takes', async () => {
+    await using server = await createDelayedAckServer(scaled(150));
+    const result = await runLoad({ host: server.host, port: server.port, clients: 3, staggerMs: 0, replyTimeoutMs: 0 });
+    expect(result.errors).toEqual({});
+    expect(result.messages).toMatchObject({ sent: 3, acked: 3, missing: 0 });
+  });
+
+  it('LOAD-026 in open loop, refused and reset connections are counted, and what they were scheduled to send is planned but not sent', async () => {
+    const refused = await runLoad({ host: '127.0.0.1', port: await closedPort(), clients: 2, staggerMs: 0, messagesPerClient: 5, rate: 500 });
+    expect(refused.errors).toEqual({ ECONNREFUSED: 2 });
+    expect(refused.messages).toMatchObject({ planned: 10, sent: 0, acked: 0 });
+    expect(refused.ok).toBe(false);
+    await using server = await createResettingServer();
+    const reset = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0, messagesPerClient: 50, rate: 500 });
+    expect(reset.errors).toEqual({ ECONNRESET: 1 });
+    expect(reset.messages.planned).toBe(50);
+    expect(reset.messages.sent).toBeLessThan(50);
+    expect(reset.ok).toBe(false);
   });
 });
