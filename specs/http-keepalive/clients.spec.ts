@@ -3,6 +3,7 @@
 // same pile-up happens with one shared dispatcher whose large response bodies are never read. The fixed
 // client shares one dispatcher, reuses its sockets, never holds more than its caps, and a closed client
 // leaves no socket behind. Every request of both succeeds: the leak is silent, which is why it ships.
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { createKeepAliveClient, type KeepAliveClientOptions } from '../../lib/http-keepalive/clients.ts';
 import { clientSocketCount } from '../../lib/http-keepalive/socket-count.ts';
@@ -145,6 +146,8 @@ describe('closing: nothing outlives a closed client', () => {
     }
     expect(disposed.stats().connectionsOpen).toBe(0);
     await expectOsSockets(server.port, 0);
+    // A closed fixed client no longer listens to undici's request events.
+    expect(['undici:client:sendHeaders', 'undici:request:headers', 'undici:request:error'].map((name) => diagnosticsChannel.channel(name).hasSubscribers)).toEqual([false, false, false]);
   });
 
   it("HTTP-KA-031 a run on the prior art's schedule returns a socket series that climbs for faulty and stays flat for fixed", async () => {
