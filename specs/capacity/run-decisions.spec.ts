@@ -1,0 +1,132 @@
+// The capacity tester's own bookkeeping, judged in one process (lib/capacity/capacity-run.ts): the
+// events it reports per connection, its live gauges, a stop by signal before and during a run, the
+// slots a shard numbers its connections by, and the figures of its result that are derived from
+// others (rates, per-connection memory, TIME_WAIT totals, the thinned series). The capacity family's
+// other specs judge the counts against servers with a known ceiling; these pin what the run says of itself.
+import { describe, expect, it } from 'vitest';
+import { CapacityRun } from '../../lib/capacity/capacity-run.ts';
+import type { CapacityEvent } from '../../lib/capacity/options.ts';
+import { createAcceptKServer, createClosingAfterServer } from '../../fixtures/capacity-servers.ts';
+import { closedPort } from '../../fixtures/servers.ts';
+import { libOnlyReason } from '../_harness/targets.ts';
+import { scaled } from '../_harness/time.ts';
+import { waitUntil } from '../_harness/wait.ts';
+
+const needsLib = libOnlyReason('capacity', "reads the tester's own events and gauges");
+
+describe.skipIf(needsLib)('capacity run: what it reports as it goes', () => {
+  it('CAP-RUN-001 reports each dial, handshake, closure by the server and the end of opening as events, and its gauges match them', async () => {
+    await using server = await createAcceptKServer(2);
+    const events: CapacityEvent[] = [];
+    const holdMs = scaled(400);
+    const run = new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, holdMs, close: 'reset', onEvent: (e) => events.push(e) });
+    const running = run.run();
+    await waitUntil(() => events.filter((e) => e.type === 'closed-by-server').length, (n) => n === 1, { what: 'closures by the server', expected: '1' });
+    const progress = run.progress();
+    expect(progress).toMatchObject({ planned: 3, notStarted: 0, dialing: 0, open: 2, established: 3, closedByServer: 1, failed: 0, errors: 0 });
+    const result = await running;
+    const slotsOf = (type: string): number[] => events.flatMap((e) => (e.type === type && 'slot' in e ? [e.slot] : [])).sort();
+    expect(slotsOf('dialing')).toEqual([0, 1, 2]);
+    expect(slotsOf('established')).toEqual([0, 1, 2]);
+    expect(events.filter((e) => e.type === 'closed-by-server')).toEqual([{ type: 'closed-by-server', slot: expect.any(Number), code: undefined }]);
+    expect(events.filter((e) => e.type === 'opened-all')).toHaveLength(1);
+    expect(result.connections).toMatchObject({ held: 2, closedByServer: 1, maxConcurrent: progress.maxConcurrent });
+  });
+
+  it('CAP-RUN-002 reports each refused dial as a failed event with its code, and a sample naming the connection', async () => {
+    const port = await closedPort();
+    const events: CapacityEvent[] = [];
+    const result = await new CapacityRun({ host: '127.0.0.1', port, connections: 3, delayMs: 0, onEvent: (e) => events.push(e) }).run();
+    expect(events.filter((e) => e.type === 'failed').sort((a, b) => ('slot' in a && 'slot' in b ? a.slot - b.slot : 0))).toEqual(
+      [0, 1, 2].map((slot) => ({ type: 'failed', slot, code: 'ECONNREFUSED' })),
+    );
+    expect(result.errorSamples.sort()).toEqual(['connection 0: ECONNREFUSED', 'connection 1: ECONNREFUSED', 'connection 2: ECONNREFUSED']);
+    expect(result.ok).toBe(false);
+  });
+});
+
+describe.skipIf(needsLib)('capacity run: stopping by signal', () => {
+  it('CAP-RUN-003 a signal aborted before the run starts gives a result at once with nothing dialed', async () => {
+    await using server = await createAcceptKServer(100);
+    const controller = new AbortController();
+    const run = new CapacityRun({ host: server.host, port: server.port, connections: 5, delayMs: 0, holdMs: scaled(60_000), signal: controller.signal });
+    await run.prepare();
+    controller.abort();
+    const result = await run.run();
+    expect(result.stoppedBy).toBe('signal');
+    expect(result.connections).toMatchObject({ planned: 5, attempted: 0, established: 0, notStarted: 5 });
+    expect(result.ok).toBe(false);
+    expect(server.stats().accepted).toBe(0);
+  });
+
+  it('CAP-RUN-004 a signal during the hold ends the run then, with what it held, not ok', async () => {
+    await using server = await createAcceptKServer(100);
+    const controller = new AbortController();
+    const holdMs = scaled(60_000);
+    const run = new CapacityRun({ host: server.host, port: server.port, connections: 4, delayMs: 0, holdMs, close: 'reset', signal: controller.signal });
+    const before = performance.now();
+    const running = run.run();
+    await waitUntil(() => run.progress().open, (open) => open === 4, { what: 'open connections', expected: '4' });
+    controller.abort();
+    run.stop('max-duration'); // the first reason stands
+    const result = await running;
+    expect(performance.now() - before).toBeLessThan(holdMs);
+    expect(result.stoppedBy).toBe('signal');
+    expect(result.connections).toMatchObject({ established: 4, held: 4, abandoned: 0, notStarted: 0 });
+    expect(result.ok).toBe(false);
+  });
+});
+
+describe.skipIf(needsLib)('capacity run: shards and derived figures', () => {
+  it("CAP-RUN-005 a shard numbers its connections as in the whole run and names itself in the result", async () => {
+    const port = await closedPort();
+    const shard = { index: 1, count: 2 };
+    const events: CapacityEvent[] = [];
+    const result = await new CapacityRun({ host: '127.0.0.1', port, connections: 4, delayMs: 0, shard, onEvent: (e) => events.push(e) }).run();
+    expect(events.flatMap((e) => (e.type === 'dialing' ? [e.slot] : [])).sort()).toEqual([2, 3]);
+    expect(result.errorSamples.sort()).toEqual(['connection 2: ECONNREFUSED', 'connection 3: ECONNREFUSED']);
+    expect(result.shard).toEqual(shard);
+    expect(result.connections).toMatchObject({ planned: 2, attempted: 2, failed: 2 });
+  });
+
+  it('CAP-RUN-006 derives its rates, memory per connection and TIME_WAIT total from its own figures', async () => {
+    await using server = await createClosingAfterServer(scaled(50));
+    const before = Date.now();
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 20, delayMs: 1 }).run();
+    const tookMs = Date.now() - before;
+    expect(result.connections).toMatchObject({ established: 20, closedByServer: 20 });
+    expect(result.timeWait).toBe(result.timeWaitSides.client + result.timeWaitSides.server);
+    expect(result.timeWaitSides.server).toBeGreaterThan(0);
+    const { ms, established, perSecond } = result.opening;
+    expect(established).toBe(20);
+    expect(ms).toBeGreaterThanOrEqual(19);
+    // ms is rounded: the rate from it is within one step of the rate the run computed from the exact time.
+    expect(perSecond).toBeLessThanOrEqual(Math.ceil((established * 1000) / (ms - 0.5)));
+    expect(perSecond).toBeGreaterThanOrEqual(Math.floor((established * 1000) / (ms + 0.5)));
+    expect(result.durationMs).toBeGreaterThanOrEqual(ms);
+    expect(result.durationMs).toBeLessThanOrEqual(tookMs);
+    expect(result.memory.perConnectionBytes).toBe(0); // none held at the end
+  });
+
+  it('CAP-RUN-007 memory per held connection is the growth over what it held', async () => {
+    await using server = await createAcceptKServer(1000);
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 50, delayMs: 0, holdMs: scaled(100), close: 'reset' }).run();
+    expect(result.connections.held).toBe(50);
+    expect(result.memory.rssBytes).toBeGreaterThan(0);
+    expect(result.memory.perConnectionBytes).toBe(Math.round(result.memory.grownBytes / 50));
+  });
+
+  it('CAP-RUN-008 keeps a long series to at most 2,000 points, evenly thinned, from the start to the judging', async () => {
+    await using server = await createAcceptKServer(1000);
+    const holdMs = 2600;
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs, close: 'reset', sampleIntervalMs: 1 }).run();
+    const { series } = result;
+    expect(series.length).toBeLessThanOrEqual(2000);
+    expect(series.length).toBeGreaterThan(500);
+    expect(series[0]).toEqual({ t: expect.any(Number), open: 0 });
+    expect(series[0].t).toBeLessThan(50);
+    expect(series.at(-1)).toMatchObject({ open: 2 });
+    expect(series.at(-1)!.t).toBeGreaterThanOrEqual(holdMs - 1);
+    expect(series.every((p, i) => i === 0 || p.t >= series[i - 1].t)).toBe(true);
+  }, 20_000);
+});
