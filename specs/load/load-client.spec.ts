@@ -15,6 +15,7 @@ import {
   createWrongAckServer,
 } from '../../fixtures/servers.ts';
 import { waitUntil } from '../_harness/wait.ts';
+import { createPeerRecordingServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
 import { runNaiveLoad } from '../../fixtures/naive-load.ts';
 import { scaled } from '../_harness/time.ts';
 
@@ -262,5 +263,34 @@ describe('load client: shards, no reply timeout, open-loop failures', () => {
     expect(reset.messages.planned).toBe(50);
     expect(reset.messages.sent).toBeLessThan(50);
     expect(reset.ok).toBe(false);
+  });
+});
+
+describe('load client: near misses, dial timeouts, source addresses', () => {
+  it('LOAD-015 a reply that differs from the ack in its last byte, or has one byte more, is mismatched, for text and for raw bytes', async () => {
+    for (const reply of ['last-byte-wrong', 'one-byte-longer'] as const) {
+      for (const message of ['plain {i}', 'día {i}']) {
+        await using server = await createRecordingLineServer(reply);
+        const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, message });
+        expect(result.messages, `${reply}, ${message}`).toMatchObject({ sent: 2, acked: 0, mismatched: 2 });
+      }
+    }
+  });
+
+  it('LOAD-016 gives up on a dial the server never answers at the connect timeout, counting ETIMEDOUT with the timeout in its message', async () => {
+    await using server = await createStalledListener();
+    const connectTimeoutMs = scaled(300);
+    // backlog + 1 handshakes complete on a listener that does not accept; the rest hang.
+    const clients = server.backlog + 3;
+    const result = await runLoad({ host: server.host, port: server.port, clients, staggerMs: 0, connectTimeoutMs, replyTimeoutMs: scaled(300) });
+    expect(result.clients).toEqual({ attempted: clients, connected: server.backlog + 1, failed: 2 });
+    expect(result.errors).toMatchObject({ ETIMEDOUT: 2 });
+    expect(result.errorSamples.filter((sample) => sample.endsWith(` connect: connect timed out after ${connectTimeoutMs}ms`))).toHaveLength(2);
+  });
+
+  it('LOAD-017 dials from the given source addresses in turn', async () => {
+    await using server = await createPeerRecordingServer({ closeAfterRecording: true });
+    await runLoad({ host: server.host, port: server.port, clients: 6, staggerMs: 0, sourceAddresses: ['127.0.0.2', '127.0.0.3', '127.0.0.4'], replyTimeoutMs: scaled(500) });
+    expect(server.peers()).toEqual({ '127.0.0.2': 2, '127.0.0.3': 2, '127.0.0.4': 2 });
   });
 });
