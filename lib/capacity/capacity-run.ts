@@ -83,6 +83,7 @@ export class CapacityRun {
   private establishedWhileOpening = 0;
   private baselineRss = 0;
   private rssAtJudge = 0;
+  // Stryker disable next-line ArrayDeclaration: clearTimeout of a value that is not a timer does nothing
   private timers: NodeJS.Timeout[] = [];
   private pumpTimer?: NodeJS.Timeout;
   private finish!: () => void;
@@ -94,6 +95,7 @@ export class CapacityRun {
   ) {
     this.config = validateCapacityOptions(options);
     this.share = shareOf(this.config.connections, this.config.shard);
+    // Stryker disable next-line ArrayDeclaration: the size is a hint; an array grows to any index
     this.slots = new Array(this.share.size);
     this.dialStartedAt = new Float64Array(this.share.size);
     this.dialPort = new Uint16Array(this.share.size);

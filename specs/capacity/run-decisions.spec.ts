@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { CapacityRun } from '../../lib/capacity/capacity-run.ts';
 import type { CapacityEvent } from '../../lib/capacity/options.ts';
-import { createAcceptKServer, createClosingAfterServer } from '../../fixtures/capacity-servers.ts';
+import { createAcceptKServer, createClosingAfterServer, createResetAfterAcceptServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
 import { closedPort } from '../../fixtures/servers.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
@@ -82,8 +82,11 @@ describe.skipIf(needsLib)('capacity run: shards and derived figures', () => {
     const port = await closedPort();
     const shard = { index: 1, count: 2 };
     const events: CapacityEvent[] = [];
-    const result = await new CapacityRun({ host: '127.0.0.1', port, connections: 4, delayMs: 0, shard, onEvent: (e) => events.push(e) }).run();
+    const delayMs = scaled(50);
+    const result = await new CapacityRun({ host: '127.0.0.1', port, connections: 4, delayMs, shard, onEvent: (e) => events.push(e) }).run();
     expect(events.flatMap((e) => (e.type === 'dialing' ? [e.slot] : [])).sort()).toEqual([2, 3]);
+    // Two shards share the pace: each dials every 2 × delay, so the whole run keeps one dial per delay.
+    expect(result.opening.ms).toBeGreaterThanOrEqual(2 * delayMs - 1);
     expect(result.errorSamples.sort()).toEqual(['connection 2: ECONNREFUSED', 'connection 3: ECONNREFUSED']);
     expect(result.shard).toEqual(shard);
     expect(result.connections).toMatchObject({ planned: 2, attempted: 2, failed: 2 });
@@ -129,4 +132,44 @@ describe.skipIf(needsLib)('capacity run: shards and derived figures', () => {
     expect(series.at(-1)!.t).toBeGreaterThanOrEqual(holdMs - 1);
     expect(series.every((p, i) => i === 0 || p.t >= series[i - 1].t)).toBe(true);
   }, 20_000);
+});
+
+describe.skipIf(needsLib)('capacity run: resets, dial timeouts, ramps, reopens', () => {
+  it('CAP-RUN-009 counts a connection the server resets as closed by the server with ECONNRESET, in its events and samples', async () => {
+    await using server = await createResetAfterAcceptServer();
+    const events: CapacityEvent[] = [];
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, onEvent: (e) => events.push(e) }).run();
+    // Each was established (the reset comes 50 ms after the handshake), then closed by the reset.
+    expect(result.connections).toMatchObject({ established: 3, closedByServer: 3, failed: 0, held: 0 });
+    expect(result.errors).toEqual({ ECONNRESET: 3 });
+    expect(result.errorSamples.sort()).toEqual([0, 1, 2].map((slot) => `connection ${slot} closed: ECONNRESET`));
+    expect(events.filter((e) => e.type === 'closed-by-server').map((e) => ('code' in e ? e.code : undefined))).toEqual(['ECONNRESET', 'ECONNRESET', 'ECONNRESET']);
+  });
+
+  it('CAP-RUN-010 with a dial timeout of 0 a dial waits as long as it takes; a stop abandons it, and the run is not ok', async () => {
+    await using server = await createStalledListener();
+    const connections = server.backlog + 3;
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections, delayMs: 0, dialTimeoutMs: 0, holdMs: scaled(60_000), maxDurationMs: scaled(400), close: 'reset' }).run();
+    expect(result.stoppedBy).toBe('max-duration');
+    expect(result.connections).toMatchObject({ attempted: connections, established: server.backlog + 1, failed: 0, abandoned: 2, notStarted: 0 });
+    expect(result.errors).toEqual({});
+    expect(result.ok).toBe(false);
+  });
+
+  it('CAP-RUN-011 a ramp stops at its first failed dial, names the code as its reason, and reports what it held as the ceiling', async () => {
+    await using server = await createStalledListener();
+    const events: CapacityEvent[] = [];
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 50, delayMs: 5, ramp: true, dialTimeoutMs: scaled(200), rampSettleMs: scaled(50), close: 'reset', onEvent: (e) => events.push(e) }).run();
+    expect(result.ramp).toEqual({ ceiling: server.backlog + 1, reason: 'ETIMEDOUT' });
+    expect(events.filter((e) => e.type === 'ramp-stopped')).toEqual([{ type: 'ramp-stopped', reason: 'ETIMEDOUT' }]);
+    expect(result.connections.attempted).toBeLessThan(50);
+    expect(result.ok).toBe(true);
+  });
+
+  it("CAP-RUN-012 the opening's count is of the first handshakes only; reopens during the hold are counted apart", async () => {
+    await using server = await createClosingAfterServer(scaled(60));
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 5, delayMs: 0, holdMs: scaled(300), reopen: true, close: 'reset' }).run();
+    expect(result.opening.established).toBe(5);
+    expect(result.connections.established).toBeGreaterThan(5);
+  });
 });
