@@ -243,6 +243,10 @@ describe('load client: shards, no reply timeout, open-loop failures', () => {
     expect(server.lines().map(String).sort()).toEqual(['c2', 'c3', 'c4']);
     expect(result.shard).toEqual(shard);
     expect(result.clients).toEqual({ attempted: 3, connected: 3, failed: 0 });
+    // In open loop a shard sends its share of the rate: half of 200/s for 500 ms is 50 messages.
+    await using ack = await startAckServer();
+    const open = await runLoad({ host: ack.host, port: ack.port, clients: 4, staggerMs: 0, rate: 200, durationMs: scaled(500), shard: { index: 0, count: 2 } });
+    expect(open.messages).toMatchObject({ planned: Math.floor(scaled(500) / 10), missing: 0 });
   });
 
   it('LOAD-024 with a reply timeout of 0 waits as long as a reply takes', async () => {
