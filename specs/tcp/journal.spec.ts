@@ -319,8 +319,8 @@ describe.skipIf(needsLib)('journal: reopening a file', () => {
     expect(seq).toBe(3);
   });
 
-  it('TCP-JOURNAL-041 complete lines after the last record that are not records do not restart the sequence', async () => {
-    const { seq } = await reopen(record(4) + '{"note":"not a record"}\n' + 'garbage\n\n');
+  it('TCP-JOURNAL-041 complete lines after the last record that are not records (no seq, or a seq that is not a whole number) do not restart the sequence', async () => {
+    const { seq } = await reopen(record(4) + '{"seq":"9"}\n' + '{"seq":2.5}\n' + '{"note":"not a record"}\n' + 'garbage\n\n');
     expect(seq).toBe(5);
   });
 

@@ -96,12 +96,23 @@ describe.skipIf(needsLib)('pool core: reading a request', () => {
     expect(who).toEqual({ peer: peerOf(client), remoteAddress: '127.0.0.1' });
   });
 
-  it('POOL-CORE-002 answers a client that sends its request and half-closes at once', async () => {
+  it('POOL-CORE-002 answers a client that sends its request and half-closes at once, also when its FIN is what completes the request', async () => {
     await using lab = await programmedServer();
     await using client = await connectClient(lab.server.port);
     client.end('ping\n');
     expect((await client.readToEnd()).toString()).toBe('got ping\n');
     await waitForValue(() => lab.server.stats().completed, 1, { what: 'completed connections' });
+    // A request that ends at the client's FIN: the server has read the FIN, and must still be able
+    // to write its reply after working (a socket that is not half-open would have ended by then).
+    lab.plan(async (connection) => {
+      const whole = await connection.readRequest((bytes, ended) => (ended ? bytes.toString('latin1') : undefined));
+      await connection.work(scaled(30));
+      await connection.reply(`got ${whole}\n`);
+    });
+    await using second = await connectClient(lab.server.port);
+    second.end('no newline');
+    expect((await second.readToEnd()).toString()).toBe('got no newline\n');
+    await waitForValue(() => lab.server.stats().completed, 2, { what: 'completed connections' });
   });
 
   it('POOL-CORE-003 a client that ends before a complete request fails with EENDED: counted, logged, closed', async () => {
@@ -170,7 +181,24 @@ describe.skipIf(needsLib)('pool core: a handler that does not finish its reply',
     await client.write('x\n');
     expect((await client.readToEnd()).length).toBe(0);
     await waitForValue(() => lab.server.stats().failed, 1, { what: 'failed connections' });
-    expect(lab.server.stats()).toMatchObject({ completed: 0, errors: { EUNKNOWN: 1 } });
+    expect(lab.server.stats()).toMatchObject({ completed: 0, errors: { ENOREPLY: 1 } });
+  });
+
+  it('POOL-CORE-014 a pool with no log counts a failed connection all the same, and serves the next', async () => {
+    await using lab = await programmedServer({ log: undefined });
+    lab.plan(async (connection) => {
+      await readLine(connection);
+      throw Object.assign(new Error('handler broke'), { code: 'EBROKEN' });
+    });
+    await using failing = await connectClient(lab.server.port);
+    await failing.write('x\n');
+    expect((await failing.readToEnd()).length).toBe(0);
+    await waitForValue(() => lab.server.stats().failed, 1, { what: 'failed connections' });
+    await using next = await connectClient(lab.server.port);
+    await next.write('y\n');
+    expect(await next.readLine()).toBe('got y');
+    expect(lab.log).toEqual([]);
+    expect(lab.server.stats()).toMatchObject({ completed: 1, failed: 1, errors: { EBROKEN: 1 } });
   });
 });
 
@@ -330,7 +358,8 @@ describe.skipIf(needsLib)('pool core: close()', () => {
   });
 
   it('POOL-CORE-012 cuts a connection still working when the grace is over', async () => {
-    await using lab = await programmedServer();
+    // Deadlines far past the spec's timeout: only close() can end the working connection in time.
+    await using lab = await programmedServer({ readDeadlineMs: scaled(120_000), writeDeadlineMs: scaled(120_000) });
     lab.plan(async (connection) => {
       await readLine(connection);
       await connection.work(scaled(60_000));
