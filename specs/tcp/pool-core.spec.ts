@@ -7,6 +7,7 @@
 // lib/ only.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { readSocketTable } from '../../lib/net/socket-table.ts';
 import { startPoolServer, type PoolConnection, type PoolHandler, type PoolOptions, type PoolServer } from '../../lib/tcp/pool.ts';
 import { connectClient, type WireClient } from '../_harness/wire.ts';
 import { callCounter, waitForValue, waitUntil } from '../_harness/wait.ts';
@@ -301,6 +302,32 @@ describe.skipIf(needsLib)('pool core: admission and its log', () => {
     expect([await first.readLine(), await next.readLine()]).toEqual(['first', 'got y']);
     await waitForValue(() => lab.server.stats().completed, 2, { what: 'completed connections' });
     expect(lab.server.stats()).toMatchObject({ rejected: 0, failed: 1, errors: { EENDED: 1 }, queued: 0 });
+  });
+
+  it('POOL-CORE-015 leaves a queued connection\'s request in the kernel until a worker takes it (its receive queue holds the bytes)', async () => {
+    await using lab = await programmedServer({ workers: 1, queue: 1 });
+    const release = gate();
+    lab.plan(async (connection) => {
+      await readLine(connection);
+      await release.opened;
+      await connection.reply('first\n');
+    });
+    try {
+      await using first = await connectClient(lab.server.port);
+      await first.write('x\n');
+      await waitForValue(() => lab.server.stats().active, 1, { what: 'connections being handled' });
+      await using queued = await connectClient(lab.server.port);
+      await queued.write('queued request\n');
+      await waitForValue(() => lab.server.stats().queued, 1, { what: 'queued connections' });
+      // A server that read it would hold it in its own memory instead, for every queued client.
+      const clientPort = queued.socket.localPort;
+      await waitForValue(async () => (await readSocketTable({ port: lab.server.port })).find((e) => e.localPort === lab.server.port && e.remotePort === clientPort)?.rxQueue, 15, { what: "bytes of the queued request in the kernel's receive queue" });
+      release.open();
+      expect(await first.readLine()).toBe('first');
+      expect(await queued.readLine()).toBe('got queued request');
+    } finally {
+      release.open();
+    }
   });
 
   it('POOL-CORE-013 a queued connection whose write deadline passes is one timeout, not also a failure, and leaves the queue', async () => {
