@@ -304,6 +304,28 @@ describe.skipIf(needsLib)('pool core: admission and its log', () => {
     expect(lab.server.stats()).toMatchObject({ rejected: 0, failed: 1, errors: { EENDED: 1 }, queued: 0 });
   });
 
+  it('POOL-CORE-016 a deadline that ends a working connection leaves the queue as it was: the next in line is served by the freed worker', async () => {
+    const writeDeadlineMs = scaled(300);
+    await using lab = await programmedServer({ workers: 1, queue: 1, writeDeadlineMs });
+    const worked = gate();
+    lab.plan(async (connection) => {
+      await readLine(connection);
+      // Work a while before the next client comes, so its own deadline falls well after this one's.
+      await connection.work(scaled(100));
+      worked.open();
+      await connection.work(scaled(60_000));
+    });
+    await using first = await connectClient(lab.server.port);
+    await first.write('x\n');
+    await worked.opened;
+    await using queued = await connectClient(lab.server.port);
+    await queued.write('y\n');
+    await waitForValue(() => lab.server.stats().queued, 1, { what: 'queued connections' });
+    expect((await first.readToEnd()).length).toBe(0);
+    expect(await queued.readLine()).toBe('got y');
+    expect(lab.server.stats()).toMatchObject({ writeTimeouts: 1, completed: 1, queued: 0 });
+  });
+
   it('POOL-CORE-015 leaves a queued connection\'s request in the kernel until a worker takes it (its receive queue holds the bytes)', async () => {
     await using lab = await programmedServer({ workers: 1, queue: 1 });
     const release = gate();
