@@ -162,7 +162,6 @@ const MAX_SERIES_POINTS = 2000;
  */
 export function mergeSeries(parts: Array<{ startedAt: number; series: SeriesPoint[] }>): SeriesPoint[] {
   const live = parts.filter((p) => p.series.length > 0);
-  if (live.length === 0) return [];
   const origin = Math.min(...live.map((p) => p.startedAt));
   const times = [...new Set(live.flatMap((p) => p.series.map((point) => p.startedAt - origin + point.t)))].sort((a, b) => a - b);
   const cursors = live.map(() => -1);

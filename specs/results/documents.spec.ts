@@ -104,6 +104,10 @@ describe('result documents', () => {
     // The guards lib/index.ts exports say the same: each accepts its own kind only.
     expect([isLoadResult(loadDocument()), isLoadResult(capacityDocument()), isLoadResult({ ...loadDocument(), clients: 'x' })]).toEqual([true, false, false]);
     expect([isCapacityResult(capacityDocument()), isCapacityResult(loadDocument()), isCapacityResult({ ...capacityDocument(), ok: 'x' })]).toEqual([true, false, false]);
+    // Each name a field may take is accepted, and only those.
+    const capacityWith = (fields: object): boolean => isCapacityResult(capacityDocument(fields));
+    expect([capacityWith({ sockets: 'libuv' }), capacityWith({ sockets: 'net' }), capacityWith({ sockets: 'tcp' })]).toEqual([true, true, false]);
+    expect([capacityWith({ stoppedBy: 'max-duration' }), capacityWith({ stoppedBy: 'signal' }), capacityWith({ stoppedBy: 'ramp' })]).toEqual([true, true, false]);
     const lastProgress = { planned: 5, notStarted: 0, dialing: 0, open: 5, established: 5, closedByServer: 0, failed: 0, errors: 0, maxConcurrent: 5 };
     const thresholds = [{ expr: 'errors==0', value: 0, ok: true }];
     expectEveryFieldChecked(loadDocument({ shard: { index: 0, count: 2 }, shards: 2, thresholds }));

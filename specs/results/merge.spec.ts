@@ -169,8 +169,17 @@ describe('merging shards of one run', () => {
     expect(merged[0]).toEqual({ t: 0, open: 0 });
     expect(merged.at(-1)).toEqual({ t: 4000, open: 4000 });
     for (const point of merged) expect(point.open).toBe(point.t);
+    // A last point at an odd place is kept too when the halves are taken.
+    const even = Array.from({ length: 4000 }, (_, t) => ({ t, open: t }));
+    expect(mergeSeries([{ startedAt: 0, series: even }]).at(-1)).toEqual({ t: 3999, open: 3999 });
+    expect(mergeSeries([{ startedAt: 0, series: [] }])).toEqual([]);
     const short = Array.from({ length: 2000 }, (_, t) => ({ t, open: 1 }));
     expect(mergeSeries([{ startedAt: 0, series: short }])).toHaveLength(2000);
+  });
+
+  it('MERGE-008 a merged capacity run keeps the first five error samples of all its shards, in shard order', () => {
+    const shard = (name: string): ReturnType<typeof capacityShard> => capacityShard({ errorSamples: [1, 2, 3].map((n) => `${name} ${n}`) });
+    expect(mergeCapacityResults([shard('a'), shard('b')]).errorSamples).toEqual(['a 1', 'a 2', 'a 3', 'b 1', 'b 2']);
   });
 
   it('MERGE-007 refuses to merge nothing, saying so', () => {
