@@ -6,6 +6,10 @@
 // One module at a time: `npm run mutate -- --mutate lib/net/lines.ts`. Mutants that only a spec
 // running the command line as a child process could kill show as "no coverage" (the child runs
 // unmutated code), so a module's score is a floor.
+// Every spec file alone, as one runner (see vitest.config.ts): a mutant's specs must not share the
+// machine with another file's.
+process.env.CONNLAB_SPECS_SERIAL = '1';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',

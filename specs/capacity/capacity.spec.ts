@@ -97,9 +97,10 @@ describe.skipIf(fixtureOnly)('capacity: holding connections', () => {
     await using server = await createPeerRecordingServer();
     const fin = await runCapacity({ host: server.host, port: server.port, connections: 5, delayMs: 0, holdMs: scaled(50), close: 'fin' });
     expect(fin.timeWait).toBe(5);
-    // Read at once: the five have as much of their 60 s left as sockets closed right now would.
+    // Read at once: the five have as much of their 60 s left as sockets closed right now would. (An
+    // earlier spec's server on the same port number may have left its own here too.)
     const before = await timeWaitBaseline(server.port);
-    expect(before.left.size).toBe(5);
+    expect(before.left.size).toBeGreaterThanOrEqual(5);
     expect(await countTimeWait(server.port, before)).toEqual({ client: 0, server: 0 });
   });
 });
