@@ -9,11 +9,11 @@ import { lookup } from 'node:dns/promises';
 import { setMaxListeners } from 'node:events';
 import { DEFAULT_TRANSPORT, dial, type Conn, type ConnEvents } from '../net/conn.ts';
 import { shareOf } from '../net/shard.ts';
-import { formatHostPort } from '../net/units.ts';
+import { deadlineSweepMs, formatHostPort } from '../net/units.ts';
 import { CAPACITY_KIND, type CapacityProgress, type CapacityResult, type SeriesPoint, type TimeWaitCount } from '../results/capacity.ts';
 import { LatencyRecorder } from '../results/latency.ts';
 import { ErrorTally } from '../results/tally.ts';
-import { countTimeWait, limitsHit, readOsLimits, timeWaitBaseline, timeWaitWarnings, waitForClosesToSettle } from './limits.ts';
+import { countTimeWait, limitsHit, readOsLimits, timeWaitBaseline, timeWaitWarnings } from './limits.ts';
 import { validateCapacityOptions, type CapacityConfig, type CapacityOptions } from './options.ts';
 import { coded } from '../net/errors.ts';
 
@@ -164,20 +164,13 @@ export class CapacityRun {
     this.t0 = performance.now();
     this.phase = 'opening';
     this.sample();
-    const sweepEvery = Math.max(5, Math.min(100, Math.floor(config.dialTimeoutMs / 10) || 100));
-    this.timers.push(setInterval(() => this.sweepDialTimeouts(), sweepEvery));
+    if (config.dialTimeoutMs > 0) this.timers.push(setInterval(() => this.sweepDialTimeouts(), deadlineSweepMs(config.dialTimeoutMs)));
     this.timers.push(setInterval(() => this.sample(), config.sampleIntervalMs));
     if (config.maxDurationMs > 0) this.timers.push(setTimeout(() => this.stop('max-duration'), config.maxDurationMs));
     this.pump();
     this.checkOpenedAll();
     await this.finished;
-    let timeWait: TimeWaitCount | undefined;
-    if (timeWaitBefore) {
-      // Our FINs reach TIME_WAIT only when the server answers; give it a moment to.
-      if (config.close === 'fin') await waitForClosesToSettle(config.port, 1000);
-      timeWait = await countTimeWait(config.port, timeWaitBefore);
-    }
-    return this.result(timeWait);
+    return this.result(timeWaitBefore && (await countTimeWait(config.port, timeWaitBefore)));
   }
 
   private source(slot: number): string | undefined {
@@ -266,7 +259,6 @@ export class CapacityRun {
 
   private sweepDialTimeouts(): void {
     const timeout = this.config.dialTimeoutMs;
-    if (timeout === 0) return;
     const now = performance.now();
     const expired = [...this.dialing].filter((conn) => now - this.dialStartedAt[conn.state as number] >= timeout);
     if (expired.length === 0) return;

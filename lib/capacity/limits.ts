@@ -86,6 +86,9 @@ export async function timeWaitBaseline(port: number): Promise<TimeWaitBaseline> 
  * before the second run began, have as much left as the second run's first) can tell.
  */
 export async function countTimeWait(port: number, before: TimeWaitBaseline): Promise<TimeWaitCount> {
+  // A socket we closed reaches TIME_WAIT only once the server answered our FIN: let those settle
+  // (after resets nothing is mid-close, and this returns at its first look).
+  await waitForClosesToSettle(port, 1000);
   const counts = { client: 0, server: 0 };
   const elapsed = Date.now() - before.at;
   for (const entry of await readSocketTable({ port })) {

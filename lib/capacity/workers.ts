@@ -11,7 +11,7 @@ import { shareOf, type Shard } from '../net/shard.ts';
 import { formatHostPort } from '../net/units.ts';
 import { CAPACITY_KIND, mergeCapacityResults, type CapacityProgress, type CapacityResult } from '../results/capacity.ts';
 import { LatencyRecorder } from '../results/latency.ts';
-import { connectionsPerProcess, countTimeWait, limitsHit, readOsLimits, timeWaitBaseline, timeWaitWarnings, waitForClosesToSettle, type TimeWaitCount } from './limits.ts';
+import { connectionsPerProcess, countTimeWait, limitsHit, readOsLimits, timeWaitBaseline, timeWaitWarnings, type TimeWaitCount } from './limits.ts';
 import { validateCapacityOptions, type CapacityConfig, type CapacityEvent, type CapacityOptions } from './options.ts';
 
 export type ParentMessage =
@@ -168,7 +168,6 @@ export class WorkerPoolRun implements Tester {
       if (this.stopped) this.broadcast({ type: 'stop', reason: this.stopped });
       this.broadcast({ type: 'go' });
       const endings = await Promise.all(this.pool.map((w) => w.ended));
-      if (config.close === 'fin') await waitForClosesToSettle(config.port, 1000);
       const timeWait = await countTimeWait(config.port, timeWaitBefore);
       const lost = this.pool.flatMap((w, i) => (w.result ? [] : [w.lost(endings[i])]));
       return this.combine(this.pool.flatMap((w) => (w.result ? [w.result] : [])), lost, timeWait);

@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { DEFAULT_TRANSPORT, dial, resolveHost, type Conn, type ConnEvents } from '../net/conn.ts';
 import { LineSplitter } from '../net/lines.ts';
 import { shareOf } from '../net/shard.ts';
-import { formatHostPort } from '../net/units.ts';
+import { deadlineSweepMs, formatHostPort } from '../net/units.ts';
 import { LatencyRecorder } from '../results/latency.ts';
 import { LOAD_KIND, type LoadResult } from '../results/load.ts';
 import { ErrorTally } from '../results/tally.ts';
@@ -337,7 +337,7 @@ export class LoadRun {
       ? setInterval(() => {
           const now = performance.now();
           for (const client of this.clients) client.checkReplyTimeout(now, timeoutMs);
-        }, Math.max(5, Math.min(100, timeoutMs / 10)))
+        }, deadlineSweepMs(timeoutMs))
       : undefined;
     try {
       if (config.rate > 0) await this.runOpenLoop();

@@ -8,6 +8,10 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startAckServer } from '../../lib/tcp/ack-server.ts';
 import { runCapacity } from '../../lib/capacity/workers.ts';
+import type { CapacityOptions } from '../../lib/capacity/options.ts';
+import { createPeerRecordingServer } from '../../fixtures/capacity-servers.ts';
+import { waitUntil } from '../_harness/wait.ts';
+import { shareOf } from '../../lib/net/shard.ts';
 import { readOsLimits } from '../../lib/capacity/limits.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
@@ -20,6 +24,8 @@ const REUSED_SOURCE = '127.0.0.77';
 const WARNED_SOURCE = '127.0.0.78';
 const LISTENED_SOURCE = '127.0.0.79';
 const RECOUNTED_SOURCE = '127.0.0.80';
+const DEALT_SOURCES = ['127.0.0.81', '127.0.0.82'];
+const SHARDED_SOURCES = ['127.0.0.83', '127.0.0.84'];
 
 /** A listener on `address` at the first free port from `from` on: it holds that port against any bind. */
 async function listenFrom(address: string, from: number): Promise<{ port: number; close(): Promise<void> }> {
@@ -32,6 +38,41 @@ async function listenFrom(address: string, from: number): Promise<{ port: number
     if (ok) return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   }
   throw new Error(`no free port on ${address} from ${from}`);
+}
+
+/** Listeners on exactly these `address:port`s, so a dial from one is refused at its bind. */
+async function holdPorts(endpoints: string[]): Promise<{ close(): Promise<void> }> {
+  const held: Array<{ close(): Promise<void> }> = [];
+  try {
+    for (const endpoint of endpoints) {
+      const [address, port] = endpoint.split(':');
+      const listener = await listenFrom(address, Number(port));
+      held.push(listener);
+      if (listener.port !== Number(port)) throw new Error(`${endpoint} is taken by another program: this spec needs it free`);
+    }
+  } catch (error) {
+    await Promise.all(held.map((listener) => listener.close()));
+    throw error;
+  }
+  return { close: async () => void (await Promise.all(held.map((listener) => listener.close()))) };
+}
+
+/**
+ * A run against a server that records where each connection came from, with `blocked` source ports
+ * held by listeners; the sources its connections came from, sorted, and the result.
+ */
+async function dealtPorts(options: CapacityOptions, blocked: string[]): Promise<{ sources: string[]; skipped: number; established: number }> {
+  await using server = await createPeerRecordingServer();
+  const blockers = await holdPorts(blocked);
+  try {
+    const planned = shareOf(options.connections!, options.shard).size;
+    const running = runCapacity({ host: server.host, port: server.port, delayMs: 0, holdMs: scaled(300), close: 'reset', dialTimeoutMs: scaled(2000), ...options });
+    await waitUntil(() => server.endpoints().length, (n) => n === planned, { what: 'connections the server accepted', expected: String(planned) });
+    const result = await running;
+    return { sources: server.endpoints().sort(), skipped: result.sourcePortsSkipped, established: result.connections.established };
+  } finally {
+    await blockers.close();
+  }
 }
 
 describe.skipIf(needsLib)('capacity: source ports', () => {
@@ -93,5 +134,30 @@ describe.skipIf(needsLib)('capacity: source ports', () => {
     expect(reset.connections).toMatchObject({ held: 1000, failed: 0 });
     expect(reset.timeWaitSides.client).toBe(0);
     expect(reset.warnings).toEqual([]);
+  });
+  it('CAP-PORT-005 deals source ports by connection (i uses address i mod S, port low + i div S) and replaces a refused one with the next spare of its own address, past those the run deals out, for up to 8 refusals', async () => {
+    const { low } = readOsLimits().ephemeralPorts!;
+    const [a, b] = DEALT_SOURCES;
+    const at = (address: string, offset: number): string => `${address}:${low + offset}`;
+    // Five connections over two addresses deal ports low..low+2 on a and low..low+1 on b; spares start
+    // past the most any address is dealt, at low+3. On a, connection 2's own port and its first seven
+    // spares are held; on b, connection 3's own port.
+    const blocked = [at(a, 1), ...[3, 4, 5, 6, 7, 8, 9].map((k) => at(a, k)), at(b, 1)];
+    const run = await dealtPorts({ connections: 5, sourceAddresses: DEALT_SOURCES }, blocked);
+    // a's eighth spare, and b's first: each address has spares of its own.
+    expect(run.sources).toEqual([at(a, 0), at(a, 10), at(a, 2), at(b, 0), at(b, 3)].sort());
+    expect(run.skipped).toBe(9);
+    expect(run.established).toBe(5);
+  });
+
+  it('CAP-PORT-006 a shard deals the ports of its own connections and takes every count-th spare from its index on, so shards never take the same port', async () => {
+    const { low } = readOsLimits().ephemeralPorts!;
+    const [a, b] = SHARDED_SOURCES;
+    const at = (address: string, offset: number): string => `${address}:${low + offset}`;
+    // Shard 1 of 2 of six connections over two addresses: connections 3 (b, low+1), 4 (a, low+2) and
+    // 5 (b, low+2). The whole run deals low..low+2, so shard 1's spares on an address are low+4, low+6, ...
+    const run = await dealtPorts({ connections: 6, sourceAddresses: SHARDED_SOURCES, shard: { index: 1, count: 2 } }, [at(a, 2), at(a, 4)]);
+    expect(run.sources).toEqual([at(a, 6), at(b, 1), at(b, 2)].sort());
+    expect(run.skipped).toBe(2);
   });
 });
