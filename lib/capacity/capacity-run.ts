@@ -136,7 +136,8 @@ export class CapacityRun {
 
   /** Ends the run now (max duration, a signal): dials in flight are abandoned, the rest judged as they are. */
   stop(reason: 'max-duration' | 'signal' = 'signal'): void {
-    if (this.phase === 'done' || this.phase === 'judging' || this.stoppedBy) return;
+    // Once judging began, the run is judged as it was (a second stop changes nothing either).
+    if (this.phase === 'done' || this.phase === 'judging') return;
     this.stoppedBy = reason;
     if (this.phase === 'idle') {
       this.phase = 'done';

@@ -185,7 +185,7 @@ class Client {
 
   async finish(holdMs: number): Promise<void> {
     if (!this.conn || this.conn.closed) return;
-    if (holdMs > 0) await this.run.sleep(holdMs);
+    await this.run.sleep(holdMs);
     const conn = this.conn;
     if (conn.closed) return;
     const closed = new Promise<void>((resolve) => {
@@ -278,7 +278,7 @@ export class LoadRun {
     // Every waiting client listens on the stop signal; thousands of them are expected.
     setMaxListeners(0, this.stopController.signal);
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
-    this.template = this.config.message.split(/(\{i\}|\{n\})/).filter((part) => part !== '');
+    this.template = this.config.message.split(/(\{i\}|\{n\})/);
     this.asciiMessages = /^\p{ASCII}*$/u.test(this.config.message);
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CapacityRun } from '../../lib/capacity/capacity-run.ts';
 import type { CapacityEvent } from '../../lib/capacity/options.ts';
 import { createAcceptKServer, createClosingAfterServer, createResetAfterAcceptServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
-import { closedPort } from '../../fixtures/servers.ts';
+import { closedPort, createHalfOpenAckServer } from '../../fixtures/servers.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
 import { waitUntil } from '../_harness/wait.ts';
@@ -74,6 +74,20 @@ describe.skipIf(needsLib)('capacity run: stopping by signal', () => {
     expect(result.stoppedBy).toBe('signal');
     expect(result.connections).toMatchObject({ established: 4, held: 4, abandoned: 0, notStarted: 0 });
     expect(result.ok).toBe(false);
+  });
+
+  it('CAP-RUN-013 a signal once the run has judged its target, while it counts what its closes left, changes nothing: the run completed', async () => {
+    // The server never answers our FINs, so the count waits for closes to settle, a second at most.
+    await using server = await createHalfOpenAckServer();
+    const controller = new AbortController();
+    const run = new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs: scaled(50), close: 'fin', signal: controller.signal });
+    const running = run.run();
+    await waitUntil(() => server.fins(), (fins) => fins === 2, { what: 'FINs the server received', expected: '2' });
+    controller.abort();
+    const result = await running;
+    expect(result.stoppedBy).toBeUndefined();
+    expect(result.connections).toMatchObject({ established: 2, held: 2 });
+    expect(result.ok).toBe(true);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   createStallingAckServer,
   createRecordingLineServer,
   createWrongAckServer,
+  createHalfOpenAckServer,
 } from '../../fixtures/servers.ts';
 import { waitUntil } from '../_harness/wait.ts';
 import { createPeerRecordingServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
@@ -231,6 +232,42 @@ describe('load client: stopping', () => {
     expect(result.messages.sent).toBeLessThan(result.messages.planned);
     expect(result.messages.acked).toBeGreaterThan(0);
     await waitUntil(() => server.stats().open, (open) => open === 0, { what: 'open connections after the run', expected: '0' });
+  });
+});
+
+describe('load client: ending connections', () => {
+  it('LOAD-018 ends each connection with a FIN after its last ack, and gives up on a server that keeps its side open at the reply timeout', async () => {
+    await using server = await createHalfOpenAckServer();
+    const replyTimeoutMs = scaled(300);
+    const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, replyTimeoutMs });
+    expect(result.messages).toMatchObject({ sent: 2, acked: 2, missing: 0 });
+    expect(result.errors).toEqual({});
+    expect(server.fins()).toBe(2);
+    // Each waited for the server's side to close, then stopped waiting at the reply timeout.
+    expect(result.durationMs).toBeGreaterThanOrEqual(replyTimeoutMs - 5);
+    expect(result.durationMs).toBeLessThan(replyTimeoutMs + scaled(2000));
+    // A server that closes when the client does lets it go at once.
+    await using closing = await startAckServer();
+    const quick = await runLoad({ host: closing.host, port: closing.port, clients: 2, staggerMs: 0, replyTimeoutMs: scaled(5000) });
+    expect(quick.ok).toBe(true);
+    expect(quick.durationMs).toBeLessThan(scaled(2500));
+  });
+
+  it('LOAD-019 keeps any number of staggered clients waiting on one stop signal without a listener-leak warning', async () => {
+    await using server = await startAckServer();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      // All but the first wait out their stagger at once, each listening for a stop.
+      const result = await runLoad({ host: server.host, port: server.port, clients: 40, staggerMs: 1 });
+      expect(result.ok).toBe(true);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
   });
 });
 
