@@ -187,3 +187,65 @@ describe.skipIf(needsLib)('capacity run: resets, dial timeouts, ramps, reopens',
     expect(result.connections.established).toBeGreaterThan(5);
   });
 });
+
+describe.skipIf(needsLib)('capacity run: pace and dials in flight', () => {
+  /** When each slot's dial began, in ms from the first, by slot. */
+  function dialTimes(): { onEvent: (e: CapacityEvent) => void; times: Map<number, number> } {
+    const times = new Map<number, number>();
+    let first: number | undefined;
+    return {
+      times,
+      onEvent: (e) => {
+        if (e.type !== 'dialing') return;
+        first ??= performance.now();
+        times.set(e.slot, performance.now() - first);
+      },
+    };
+  }
+
+  it('CAP-RUN-014 dials one --delay apart, and a shard of K dials K delays apart, so K shards together keep the pace of one run', async () => {
+    await using server = await createAcceptKServer(100);
+    const delayMs = scaled(20);
+    const one = dialTimes();
+    await new CapacityRun({ host: server.host, port: server.port, connections: 4, delayMs, holdMs: 10, close: 'reset', onEvent: one.onEvent }).run();
+    const shard = dialTimes();
+    await new CapacityRun({ host: server.host, port: server.port, connections: 8, delayMs, holdMs: 10, close: 'reset', shard: { index: 1, count: 2 }, onEvent: shard.onEvent }).run();
+    // The schedule counts from the first dial, and timers never fire early (by more than a rounding
+    // millisecond); late is the machine's business.
+    expect([...one.times.keys()].sort()).toEqual([0, 1, 2, 3]);
+    for (const [slot, t] of one.times) expect(t).toBeGreaterThanOrEqual(slot * delayMs - 2);
+    expect([...shard.times.keys()].sort()).toEqual([4, 5, 6, 7]);
+    for (const [slot, t] of shard.times) expect(t).toBeGreaterThanOrEqual((slot - 4) * 2 * delayMs - 2);
+  });
+
+  it('CAP-RUN-015 a ramp dials --ramp-step connections at a time, one --delay between steps', async () => {
+    await using server = await createAcceptKServer(100);
+    const delayMs = scaled(30);
+    const ramp = dialTimes();
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 9, delayMs, ramp: true, rampStep: 3, rampSettleMs: 10, close: 'reset', onEvent: ramp.onEvent }).run();
+    expect(result.ramp).toMatchObject({ ceiling: 9 });
+    const at = (slot: number): number => ramp.times.get(slot)!;
+    for (const step of [0, 3, 6]) {
+      // A step's dials start together, in one go...
+      expect(at(step + 2) - at(step)).toBeLessThan(delayMs / 2);
+      // ...and a delay after the step before.
+      if (step > 0) expect(at(step) - at(step - 3)).toBeGreaterThanOrEqual(delayMs - 1);
+    }
+  });
+
+  it('CAP-RUN-016 keeps at most --max-dialing dials in flight, starting the next as one ends', async () => {
+    await using server = await createStalledListener();
+    let inFlight = 0;
+    let most = 0;
+    const onEvent = (e: CapacityEvent): void => {
+      if (e.type === 'dialing') most = Math.max(most, ++inFlight);
+      else if (e.type === 'established' || e.type === 'failed') inFlight--;
+    };
+    // Past the listener's queue every dial hangs until its timeout, so dials pile up to the cap.
+    const connections = server.backlog + 7;
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections, delayMs: 0, maxDialing: 3, dialTimeoutMs: scaled(150), holdMs: 10, close: 'reset', onEvent }).run();
+    expect(most).toBe(3);
+    expect(result.connections).toMatchObject({ attempted: connections, established: server.backlog + 1, failed: 6, notStarted: 0 });
+    expect(result.errors).toEqual({ ETIMEDOUT: 6 });
+  });
+});
