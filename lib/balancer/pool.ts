@@ -4,7 +4,7 @@
 // passive ejection (consecutive failed connects) or active health checks say so; down backends are
 // skipped while any backend is up, and tried last when none is.
 import net from 'node:net';
-import { lookup } from 'node:dns/promises';
+import { resolveOne } from '../net/conn.ts';
 import { errorCode } from '../net/errors.ts';
 import { OptionError } from '../net/options.ts';
 import { probe } from '../net/probe.ts';
@@ -112,10 +112,7 @@ export class BackendPool {
     await Promise.all(
       this.backends.map(async (backend) => {
         try {
-          const addresses = await lookup(backend.host, { all: true });
-          addresses.sort((a, b) => a.family - b.family);
-          backend.address = addresses[0].address;
-          backend.family = addresses[0].family === 6 ? 6 : 4;
+          ({ address: backend.address, family: backend.family } = await resolveOne(backend.host));
         } catch (error) {
           throw Object.assign(new OptionError('backend', `backend ${backend.name}: cannot resolve ${backend.host} (${errorCode(error)})`), { cause: error });
         }

@@ -5,9 +5,8 @@
 // reports the concurrency it sustained. Observable through progress(), stoppable through stop().
 // Connections are lib/net's (bare libuv handles where Node has them) with no read buffer of their own:
 // what a server sends is read and dropped, so only the end of each connection is noticed.
-import { lookup } from 'node:dns/promises';
 import { setMaxListeners } from 'node:events';
-import { DEFAULT_TRANSPORT, dial, type Conn, type ConnEvents } from '../net/conn.ts';
+import { DEFAULT_TRANSPORT, dial, resolveOne, type Conn, type ConnEvents } from '../net/conn.ts';
 import { shareOf } from '../net/shard.ts';
 import { deadlineSweepMs, formatHostPort } from '../net/units.ts';
 import { CAPACITY_KIND, type CapacityProgress, type CapacityResult, type SeriesPoint, type TimeWaitCount } from '../results/capacity.ts';
@@ -20,14 +19,6 @@ import { coded } from '../net/errors.ts';
 const MAX_SERIES_POINTS = 2000;
 /** Spare source ports a dial tries after its own was refused, before it asks for the kernel's choice. */
 const MAX_SPARE_PORT_TRIES = 8;
-
-/** Resolves the target once, IPv4 first (a `localhost` server often listens on 127.0.0.1 only). */
-export async function resolveTarget(host: string): Promise<{ address: string; family: 4 | 6 }> {
-  const found = await lookup(host, { all: true });
-  const pick = found.find((a) => a.family === 4) ?? found[0];
-  if (!pick) throw coded('ENOTFOUND', `cannot resolve ${host}`);
-  return { address: pick.address, family: pick.family === 6 ? 6 : 4 };
-}
 
 /** Resident memory, or 0 when reading it needs a file descriptor that the run has used up (EMFILE). */
 function residentBytes(): number {
@@ -116,7 +107,7 @@ export class CapacityRun {
 
   /** Resolves the target; run() calls it when nobody did (workers do it first, to start together). */
   async prepare(): Promise<void> {
-    this.target ??= await resolveTarget(this.config.host);
+    this.target ??= await resolveOne(this.config.host);
   }
 
   progress(): CapacityProgress {

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { dialLibuv, listenLibuv } from './conn-libuv.ts';
 import { dialNet, listenNet } from './conn-net.ts';
-import { listenError } from './errors.ts';
+import { coded, listenError } from './errors.ts';
 import { LIBUV } from './libuv.ts';
 import { OptionError, checkOneOf } from './options.ts';
 
@@ -120,7 +120,7 @@ export async function listenConns(options: ListenConnOptions): Promise<ConnListe
   const libuv = useLibuv(options.transport);
   let address: string;
   try {
-    address = (await resolveHost(options.host))[0].address;
+    address = (await resolveOne(options.host)).address;
   } catch (error) {
     throw listenError(options.host, options.port, (error as NodeJS.ErrnoException).code ?? 'ENOTFOUND', error);
   }
@@ -130,6 +130,18 @@ export async function listenConns(options: ListenConnOptions): Promise<ConnListe
 /** Starts a dial to an IP address; the outcome arrives through events.connect, never synchronously. */
 export function dial(options: DialOptions): Conn {
   return useLibuv(options.transport) ? dialLibuv(options) : dialNet(options);
+}
+
+/**
+ * The one address to use for `host`: its IPv4 one when it has one (a server on `localhost` often
+ * listens on 127.0.0.1 only), else its first. For the parts that resolve once and then dial or listen
+ * on one address.
+ */
+export async function resolveOne(host: string): Promise<{ address: string; family: 4 | 6 }> {
+  const found = await resolveHost(host);
+  const pick = found.find((a) => a.family === 4) ?? found[0];
+  if (!pick) throw coded('ENOTFOUND', `cannot resolve ${host}`);
+  return pick;
 }
 
 /** The addresses a host name stands for, in the order to try them (as net.connect would). */

@@ -1,12 +1,15 @@
 // Resolving a target's name, with the resolver's answers set by each spec (every other lookup goes to
-// the real one). The capacity tester resolves its target once, before the first dial, and dials that
-// address for every connection: a name with addresses of both families is dialed on its IPv4 one, since
-// a server on `localhost` often listens on 127.0.0.1 only. The load client tries each address a name
-// stands for in turn, as net.connect does, and counts a name that does not resolve like any failed
-// connection: by its code, for every client.
+// the real one). The parts that resolve a name once and then use one address (the capacity tester's
+// target, the balancer's backends, a listener) take its IPv4 one when it has one, since a server on
+// `localhost` often listens on 127.0.0.1 only. The load client tries each address a name stands for
+// in turn, as net.connect does, and counts a name that does not resolve like any failed connection:
+// by its code, for every client.
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { resolveTarget, CapacityRun } from '../../lib/capacity/capacity-run.ts';
+import { CapacityRun } from '../../lib/capacity/capacity-run.ts';
+import { resolveOne } from '../../lib/net/conn.ts';
+import { BackendPool } from '../../lib/balancer/pool.ts';
+import { validateBalancerOptions } from '../../lib/balancer/options.ts';
 import { runLoad } from '../../lib/load/load-client.ts';
 import { startAckServer } from '../../lib/tcp/ack-server.ts';
 import { createStalledListener } from '../../fixtures/capacity-servers.ts';
@@ -31,15 +34,31 @@ afterEach(() => {
 const needsLib = libOnlyReason('capacity', "resolves through the tester's own code");
 const needsLibLoad = libOnlyReason('load', "resolves through the load client's own code");
 
-describe.skipIf(needsLib)('capacity: resolving the target', () => {
-  it('CAP-RESOLVE-001 dials the IPv4 address of a name that has both, whichever the resolver lists first, the first address of a name with IPv6 only, and ENOTFOUND for a name with none', async () => {
+describe('resolving one address for a name', () => {
+  it('NET-RESOLVE-001 picks the IPv4 address of a name that has both, whichever the resolver lists first, the first address of a name with IPv6 only, and ENOTFOUND for a name with none', async () => {
     lookup.answer = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
-    expect(await resolveTarget('both.example')).toEqual({ address: '127.0.0.1', family: 4 });
+    expect(await resolveOne('both.example')).toEqual({ address: '127.0.0.1', family: 4 });
     lookup.answer = [{ address: '::1', family: 6 }, { address: '::2', family: 6 }];
-    expect(await resolveTarget('six.example')).toEqual({ address: '::1', family: 6 });
+    expect(await resolveOne('six.example')).toEqual({ address: '::1', family: 6 });
     lookup.answer = [];
-    await expect(resolveTarget('none.example')).rejects.toMatchObject({ code: 'ENOTFOUND', message: 'cannot resolve none.example' });
+    await expect(resolveOne('none.example')).rejects.toMatchObject({ code: 'ENOTFOUND', message: 'cannot resolve none.example' });
   });
+});
+
+describe('balancer: resolving backends', () => {
+  it('LB-POOL-013 dials a backend name on its IPv4 address whichever the resolver lists first, and refuses one that does not resolve, naming the backend and the code', async () => {
+    lookup.answer = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
+    const pool = new BackendPool(validateBalancerOptions({ backends: [{ host: 'both.example', port: 1000 }] }));
+    await pool.resolve();
+    expect(pool.backends.map((b) => [b.address, b.family])).toEqual([['127.0.0.1', 4]]);
+    lookup.answer = undefined;
+    lookup.error = 'ENOTFOUND';
+    const lost = new BackendPool(validateBalancerOptions({ backends: [{ host: 'gone.example', port: 1000 }] }));
+    await expect(lost.resolve()).rejects.toMatchObject({ name: 'OptionError', message: `backend ${lost.backends[0].name}: cannot resolve gone.example (ENOTFOUND)` });
+  });
+});
+
+describe.skipIf(needsLib)('capacity: resolving the target', () => {
 
   it('CAP-RESOLVE-002 holds its connections to an IPv6 target', async () => {
     const accepted: net.Socket[] = [];
