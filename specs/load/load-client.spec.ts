@@ -161,6 +161,60 @@ describe('load client: open loop over a duration', () => {
   });
 });
 
+describe('load client: the open loop\'s schedule', () => {
+  it('LOAD-027 in open loop sends each message at its time, never early, and times it from then: at 100/s message k leaves k × 10 ms after the first', async () => {
+    await using server = await createRecordingLineServer('ack');
+    const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, messagesPerClient: 10, rate: 100, message: 'c{i} m{n}' });
+    expect(result.messages).toMatchObject({ planned: 20, sent: 20, acked: 20 });
+    // Each client numbers its own messages; the schedule deals them out in turn.
+    expect(server.lines().map(String).sort()).toEqual([0, 1].flatMap((i) => Array.from({ length: 10 }, (_, n) => `c${i} m${n}`)).sort());
+    const arrivals = server.arrivals();
+    // Timers never fire early; the first message may have been a little late, hence the 5 ms.
+    for (let k = 1; k < arrivals.length; k++) expect(arrivals[k] - arrivals[0], `message ${k}`).toBeGreaterThanOrEqual(k * 10 - 5);
+    // Against a server that answers at once, a latency is about a loopback round trip, never the schedule's age.
+    expect(result.latency.ack.max).toBeLessThanOrEqual(result.durationMs);
+    expect(result.latency.ack.p50).toBeLessThan(result.durationMs / 4);
+  });
+
+  it('LOAD-028 in open loop waits for the last acks of every client, also with a reply timeout of 0', async () => {
+    // Acks come 100 ms late, after the schedule has ended: client 0's last before client 1's.
+    for (const replyTimeoutMs of [scaled(2000), 0]) {
+      await using server = await createDelayedAckServer(100);
+      const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, messagesPerClient: 5, rate: 100, replyTimeoutMs });
+      expect(result.messages, `reply timeout ${replyTimeoutMs}`).toMatchObject({ sent: 10, acked: 10, missing: 0 });
+      expect(result.ok).toBe(true);
+    }
+  });
+
+  it('LOAD-029 in open loop connects its clients one --stagger apart before the schedule starts, and a stop during the stagger dials no more of them', async () => {
+    await using server = await startAckServer();
+    const staggerMs = scaled(100);
+    const staggered = await runLoad({ host: server.host, port: server.port, clients: 3, staggerMs, messagesPerClient: 1, rate: 1000 });
+    expect(staggered.ok).toBe(true);
+    expect(staggered.durationMs).toBeGreaterThanOrEqual(2 * staggerMs - 1);
+    const controller = new AbortController();
+    const run = new LoadRun({ host: server.host, port: server.port, clients: 3, staggerMs: scaled(5000), messagesPerClient: 1, rate: 1000, signal: controller.signal });
+    const running = run.run();
+    await waitUntil(() => run.progress().connected, (n) => n === 1, { what: 'connected clients', expected: '1' });
+    controller.abort();
+    const stopped = await running;
+    expect(stopped.clients).toEqual({ attempted: 1, connected: 1, failed: 0 });
+    expect(stopped.stopped).toBe(true);
+  });
+
+  it('LOAD-033 in open loop holds each connection for --hold after the last ack, and a shard with no clients sends nothing', async () => {
+    await using server = await startAckServer();
+    const holdMs = scaled(300);
+    const held = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, messagesPerClient: 1, rate: 1000, holdMs });
+    expect(held.ok).toBe(true);
+    expect(held.durationMs).toBeGreaterThanOrEqual(holdMs);
+    // One client in two shards: shard 0 has none.
+    const empty = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0, rate: 100, durationMs: scaled(100), shard: { index: 0, count: 2 } });
+    expect(empty.clients).toEqual({ attempted: 0, connected: 0, failed: 0 });
+    expect(empty.messages).toMatchObject({ planned: 0, sent: 0 });
+  });
+});
+
 describe('load client: what goes on the wire', () => {
   it('LOAD-004 renders {i} as the client and {n} as the message number, sends non-ASCII messages as UTF-8, and matches acks split over reads', async () => {
     for (const [message, rate] of [['c{i} m{n} {i}', 0], ['c{i} m{n} día', 0], ['c{i} m{n} {i}', 1000]] as const) {
@@ -268,6 +322,68 @@ describe('load client: ending connections', () => {
       process.off('warning', onWarning);
     }
     expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+});
+
+describe('load client: what makes a run not ok', () => {
+  it('LOAD-034 counts a reply longer than any ack could be (1 MiB) as an extra reply, and samples a wrong reply by its first bytes and length', async () => {
+    await using server = await createRecordingLineServer('oversized-first');
+    const result = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0 });
+    // The 1.5 MiB line: its first MiB is the extra reply. The rest, read as a line of its own, is the
+    // wrong answer to the message, and the ack after it answers nothing: one more extra.
+    expect(result.messages).toMatchObject({ sent: 1, acked: 0, mismatched: 1, extra: 2 });
+    expect(result.errorSamples).toEqual([expect.stringMatching(/^client 0: expected "ACK Hello from client #0", got "x{120}… \(\d+ bytes\)"$/)]);
+    expect(result.ok).toBe(false);
+  });
+
+  it('LOAD-035 a connection the server resets after its last ack is an error, and the run is not ok though every ack came', async () => {
+    await using server = await createRecordingLineServer('reset-after-ack');
+    const result = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0, holdMs: scaled(500) });
+    expect(result.messages).toMatchObject({ sent: 1, acked: 1, missing: 0 });
+    expect(result.errors).toEqual({ ECONNRESET: 1 });
+    expect(result.ok).toBe(false);
+  });
+
+  it('LOAD-036 a run stopped with acks outstanding counts them missing and is not ok, though it sent all it planned', async () => {
+    await using server = await createDelayedAckServer(scaled(5000));
+    const controller = new AbortController();
+    const run = new LoadRun({ host: server.host, port: server.port, clients: 2, staggerMs: 0, signal: controller.signal });
+    const running = run.run();
+    await waitUntil(() => run.progress().sent, (n) => n === 2, { what: 'messages sent', expected: '2' });
+    controller.abort();
+    const result = await running;
+    expect(result.messages).toMatchObject({ planned: 2, sent: 2, acked: 0, missing: 2 });
+    expect(result.errors).toEqual({});
+    expect(result.ok).toBe(false);
+  });
+
+  it('LOAD-037 a server that closes a connection during --hold ends that hold, and the run is ok', async () => {
+    await using server = await createRecordingLineServer('end-after-ack');
+    const holdMs = scaled(60_000);
+    const result = await runLoad({ host: server.host, port: server.port, clients: 2, staggerMs: 0, holdMs });
+    expect(result.durationMs).toBeLessThan(holdMs);
+    expect(result.messages).toMatchObject({ sent: 2, acked: 2 });
+    expect(result.errors).toEqual({});
+    expect(result.ok).toBe(true);
+  });
+
+  it('LOAD-038 with a connect timeout of 0 a dial waits as long as it takes, and a stop gives it up at once, counting it neither made nor failed', async () => {
+    await using stalled = await createStalledListener();
+    // Fill the listener's queue (the connections stay queued when the client gives up on its FIN).
+    await runLoad({ host: stalled.host, port: stalled.port, clients: stalled.backlog + 1, staggerMs: 0, messagesPerClient: 0, replyTimeoutMs: scaled(100) });
+    const controller = new AbortController();
+    const run = new LoadRun({ host: stalled.host, port: stalled.port, clients: 1, staggerMs: 0, connectTimeoutMs: 0, signal: controller.signal });
+    const running = run.run();
+    // Long enough for any timer a connect timeout of 0 must not have set.
+    await new Promise((resolve) => setTimeout(resolve, scaled(200)));
+    expect(run.progress()).toMatchObject({ started: 1, connected: 0, failed: 0 });
+    const before = performance.now();
+    controller.abort();
+    const result = await running;
+    expect(performance.now() - before).toBeLessThan(scaled(1000));
+    expect(result.clients).toEqual({ attempted: 1, connected: 0, failed: 0 });
+    expect(result.errors).toEqual({});
+    expect(result.stopped).toBe(true);
   });
 });
 

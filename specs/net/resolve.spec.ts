@@ -21,7 +21,8 @@ vi.mock('node:dns/promises', async (original) => {
   const dns = await original<typeof import('node:dns/promises')>();
   // This file's answers where a spec set them; the resolver's everywhere else.
   const answer = (host: string, options: object): Promise<unknown> => {
-    if (lookup.error) return Promise.reject(Object.assign(new Error(`getaddrinfo ${lookup.error} ${host}`), { code: lookup.error }));
+    // An error code of '' stands for an error that carries none.
+    if (lookup.error !== undefined) return Promise.reject(Object.assign(new Error(`getaddrinfo ${lookup.error} ${host}`), lookup.error ? { code: lookup.error } : {}));
     return lookup.answer ? Promise.resolve(lookup.answer) : dns.lookup(host, options as never);
   };
   return { ...dns, lookup: answer };
@@ -87,6 +88,11 @@ describe.skipIf(needsLibLoad)('load client: resolving the target', () => {
     expect(result.messages).toMatchObject({ sent: 3, acked: 3 });
     expect(result.target).toBe(`two.example:${server.port}`);
     expect(result.ok).toBe(true);
+    // The first that answers is the one: the rest are not tried.
+    lookup.answer = [{ address: server.host, family: 4 }, { address: '127.0.0.3', family: 4 }];
+    const first = await runLoad({ host: 'two.example', port: server.port, clients: 2, staggerMs: 0 });
+    expect(first.errors).toEqual({});
+    expect(first.ok).toBe(true);
   });
 
   it('LOAD-031 stops at an address whose dial timed out, counting ETIMEDOUT, rather than spend another connect timeout on the next', async () => {
@@ -111,6 +117,9 @@ describe.skipIf(needsLibLoad)('load client: resolving the target', () => {
     expect(failed.errors).toEqual({ EAI_AGAIN: 3 });
     expect(failed.errorSamples[0]).toBe('client 0 connect: connect EAI_AGAIN flaky.example:7');
     expect(failed.ok).toBe(false);
+    lookup.error = '';
+    const uncoded = await runLoad({ host: 'odd.example', port: 7, clients: 1, staggerMs: 0 });
+    expect(uncoded.errors).toEqual({ ENOTFOUND: 1 });
     lookup.error = undefined;
     lookup.answer = [];
     const empty = await runLoad({ host: 'empty.example', port: 7, clients: 2, staggerMs: 0 });
