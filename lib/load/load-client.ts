@@ -164,7 +164,7 @@ class Client {
   /** Fails the connection if its oldest unanswered message is older than the reply timeout. */
   checkReplyTimeout(now: number, timeoutMs: number): void {
     const head = this.pending[0];
-    // Stryker disable next-line EqualityOperator: a reply due at the very millisecond of a sweep is as late either way
+    // Equivalent mutant: `<` as `<=` (a reply due at the very millisecond of a sweep is as late either way).
     if (!head || this.dead || now - head.since < timeoutMs) return;
     this.fail(coded('REPLY_TIMEOUT', `no reply within ${timeoutMs}ms`));
     // A message is waiting, so it was sent on a connection.
@@ -179,6 +179,9 @@ class Client {
   }
 
   private pump(): void {
+    // Nothing goes out on a dead connection, and onClose has released its sendAll().
+    // Stryker disable next-line ConditionalExpression: a dead client's prepare() sends nothing, so going on changes nothing
+    if (this.dead) return;
     // Everything the window lets out now leaves in one write (line framing; chunk framing keeps
     // one write per message, since the prior art's server answers per read). Batching changes how
     // many writes carry the bytes, never the bytes: with the window of 1 the specs use for chunk
@@ -187,8 +190,7 @@ class Client {
     const batch = this.run.config.framing === 'line' && this.run.asciiMessages;
     let data = '';
     const now = performance.now();
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: a dead client's prepare() sends nothing, and its connection is gone
-    while (!this.dead && !this.run.stopped && this.sentCount < this.toSend && this.pending.length < this.window) {
+    while (!this.run.stopped && this.sentCount < this.toSend && this.pending.length < this.window) {
       // Stryker disable next-line ConditionalExpression: see the batching note above
       if (!batch) {
         this.send(this.sentCount++, now);
@@ -196,10 +198,9 @@ class Client {
       }
       data += this.prepare(this.sentCount++, now) as string;
     }
-    // Stryker disable next-line ConditionalExpression,StringLiteral: an empty write puts nothing on the wire
+    // Equivalent mutants: the condition as `true`, and its '' changed (an empty write puts nothing on the wire).
     if (data !== '') this.conn!.write(data);
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: a dead client is released by onClose as well
-    if (this.dead || this.run.stopped || (this.sentCount >= this.toSend && this.pending.length === 0)) this.release();
+    if (this.run.stopped || (this.sentCount >= this.toSend && this.pending.length === 0)) this.release();
   }
 
   /** Holds the connection for `holdMs` after its last ack, then ends it; a stopped run ends at once (the run aborts every connection). */
@@ -211,6 +212,7 @@ class Client {
     });
     // A server that closes the connection ends its hold.
     await this.run.sleep(holdMs, closed);
+    // Equivalent mutant: `conn.closed` as `false` (end() on a closed connection does nothing, and its close was seen).
     if (conn.closed || this.run.stopped) return;
     conn.end();
     const timer = setTimeout(() => conn.destroy(), this.run.config.replyTimeoutMs || 5000);
@@ -262,7 +264,8 @@ class Client {
   };
 
   fail(error: unknown): void {
-    // Stryker disable next-line ConditionalExpression: every caller but the error event checks first, and a connection reports one error
+    // Equivalent mutant: the condition as `false` (every caller but the error event checks first, and a
+    // connection reports one error).
     if (this.dead) return;
     this.dead = true;
     this.run.errors.add(error, `client ${this.index}`);
@@ -304,7 +307,7 @@ export class LoadRun {
     // Stryker disable next-line ObjectLiteral,BooleanLiteral: stop() twice is stop() once
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.template = this.config.message.split(/(\{i\}|\{n\})/);
-    // Stryker disable next-line Regex: byte strings or Buffers carry the same bytes; speed only (see pump)
+    // Equivalent mutants: the regex narrowed (`\P`, no `*`): the messages then travel as Buffers, the same bytes (speed only, see pump).
     this.asciiMessages = /^\p{ASCII}*$/u.test(this.config.message);
   }
 
@@ -335,7 +338,8 @@ export class LoadRun {
 
   /** Resolves after `ms`, or at once when the run is stopped or `until` settles. */
   sleep(ms: number, until?: Promise<void>): Promise<void> {
-    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: a timer of 0 ms fires at once too, and every caller checks for a stop after it wakes
+    // Equivalent mutants: `ms <= 0` as `false` or `ms < 0` (a timer of 0 ms fires at once too), and the
+    // stop check dropped (every caller checks for a stop after it wakes).
     if (this.stopped || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -391,7 +395,7 @@ export class LoadRun {
   private async runClosedLoop(client: Client): Promise<void> {
     const { config } = this;
     // The stagger counts from the run's start, so the time the lookup took is not added to it.
-    // Stryker disable next-line ArithmeticOperator: that time is a millisecond or two, which no spec can tell from the machine's jitter
+    // Equivalent mutant: the outer `-` as `+` (that time is a millisecond or two, which no spec can tell from jitter).
     await this.sleep(client.index * config.staggerMs - (performance.now() - this.startedAt));
     this.counts.planned += config.messagesPerClient;
     if (this.stopped || !(await client.connect(this.localAddress(client.index)))) return;
@@ -417,7 +421,8 @@ export class LoadRun {
     while (k < total && !this.stopped) {
       const now = performance.now();
       // Send everything whose intended time has come, each timed from its intended time.
-      // Stryker disable next-line EqualityOperator: sending a message due this very millisecond now or a sweep later is the same schedule
+      // Equivalent mutants: `<=` as `<`, and `k < total` as `k <= total` (a message due this very
+      // millisecond goes now or a wake-up later: the same schedule; the outer loop ends at `total`).
       while (k < total && t0 + k * intervalMs <= now) {
         const slot = k % clients.length;
         const client = clients[slot];
@@ -425,13 +430,16 @@ export class LoadRun {
         if (!client.dead) client.send(sentPerClient[slot]++, t0 + k * intervalMs);
         k++;
       }
-      // Until the next message is due: any shorter sleep gives the same schedule, with more wake-ups.
-      // Stryker disable next-line MethodExpression,ArithmeticOperator: see above
+      // Until the next message is due: any shorter sleep gives the same schedule, with more wake-ups
+      // (equivalent mutants: `t0 - k`, `k / intervalMs`, which give a sleep of 1 ms).
+      // Stryker disable next-line MethodExpression: Math.min(1, …) is such a shorter sleep
       await this.sleep(Math.max(1, t0 + k * intervalMs - performance.now()));
     }
     // Let the last acks arrive, within the reply timeout.
     const settleBy = performance.now() + (config.replyTimeoutMs || 5000);
-    // Stryker disable next-line EqualityOperator: the reply timeout's sweep fails a client that waits that long anyway
+    // Equivalent mutants: `< settleBy` as `<=`, or as `true` when the reply timeout is set (its sweep fails
+    // a client that waits that long anyway). With a reply timeout of 0, `true` waits for a silent server
+    // forever instead of 5 s: not pinned, since that spec would take 5 s.
     while (!this.stopped && clients.some((c) => c.outstanding > 0 && !c.dead) && performance.now() < settleBy) await this.sleep(5);
     await Promise.all(clients.map((client) => client.finish(config.holdMs)));
   }
