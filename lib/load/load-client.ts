@@ -84,7 +84,9 @@ class Client {
       code = await this.dialOnce(address, localAddress);
       if (code === undefined || code === 'ETIMEDOUT' || this.run.stopped) break;
     }
-    // A dial the run's stop cut short is neither made nor failed.
+    // A dial the run's stop cut short is neither made nor failed. Equivalent mutants: `code !== undefined`
+    // as `true` (a dial made at the very moment of the stop is never used), `false` as `true` (a client
+    // with no connection sends nothing and has nothing to close).
     if (this.run.stopped && code !== undefined) return false;
     if (code !== undefined) {
       counts.failed++;
@@ -101,7 +103,8 @@ class Client {
     const { config } = this.run;
     return new Promise((resolve) => {
       const conn = dial({ address, port: config.port, localAddress, events: CLIENT_EVENTS, state: this, transport: config.transport });
-      // A connect timeout of 0 waits as long as the dial takes (until the run stops).
+      // A connect timeout of 0 waits as long as the dial takes (until the run stops). Equivalent mutant:
+      // `dialed?.` as `dialed` (the timer is cleared whenever the dial ends, so it finds its dial).
       const timer = config.connectTimeoutMs > 0 ? setTimeout(() => this.dialed?.('ETIMEDOUT'), config.connectTimeoutMs) : undefined;
       this.dialed = (code) => {
         clearTimeout(timer);
@@ -115,6 +118,7 @@ class Client {
 
   /** The run stopped: a dial still in flight is given up on. */
   cancelDial(): void {
+    // Equivalent mutant: 'ESTOPPED' as '' (connect() never counts a stopped dial's code).
     this.dialed?.('ESTOPPED');
   }
 
@@ -200,6 +204,7 @@ class Client {
     }
     // Equivalent mutants: the condition as `true`, and its '' changed (an empty write puts nothing on the wire).
     if (data !== '') this.conn!.write(data);
+    // Equivalent mutant: `sentCount >= toSend` as `true` (the loop above leaves nothing pending only when all was sent).
     if (this.run.stopped || (this.sentCount >= this.toSend && this.pending.length === 0)) this.release();
   }
 
@@ -236,6 +241,7 @@ class Client {
       return;
     }
     // A reply longer than any ack could be counts as extra bytes; the splitter starts over after it.
+    // Equivalent mutant: `>= 0` as `> 0` (an overflow is longer than the limit, never 0).
     if (this.splitter.each(chunk, this.settle) >= 0) this.run.counts.extra++;
     // Acks that arrived together make room together: the next messages go out in one write.
     this.pump();
@@ -256,7 +262,8 @@ class Client {
       this.run.counts.mismatched++;
       if (this.run.mismatchSamples.length < 5) {
         const wanted = expected.toString(); // a byte string, or the bytes read as UTF-8
-        // A sample shows the start of a long reply, not all of it.
+        // A sample shows the start of a long reply, not all of it. Not pinned: a reply of exactly 120
+        // bytes, and a long wrong reply that does not start its read (`end - start` as `end + start`).
         const got = end - start > SAMPLE_BYTES ? `${bytes.toString('utf8', start, start + SAMPLE_BYTES)}… (${end - start} bytes)` : bytes.toString('utf8', start, end);
         this.run.mismatchSamples.push(`client ${this.index}: expected ${JSON.stringify(wanted)}, got ${JSON.stringify(got)}`);
       }
@@ -427,6 +434,7 @@ export class LoadRun {
         const slot = k % clients.length;
         const client = clients[slot];
         this.counts.planned++;
+        // Equivalent mutant: the condition as `true` (send() on a dead client sends nothing).
         if (!client.dead) client.send(sentPerClient[slot]++, t0 + k * intervalMs);
         k++;
       }
