@@ -47,7 +47,7 @@ describe('resolving one address for a name', () => {
 });
 
 describe('balancer: resolving backends', () => {
-  it('LB-POOL-013 dials a backend name on its IPv4 address whichever the resolver lists first, and refuses one that does not resolve, naming the backend and the code', async () => {
+  it('LB-POOL-014 dials a backend name on its IPv4 address whichever the resolver lists first, and refuses one that does not resolve, naming the backend and the code', async () => {
     lookup.answer = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
     const pool = new BackendPool(validateBalancerOptions({ backends: [{ host: 'both.example', port: 1000 }] }));
     await pool.resolve();
