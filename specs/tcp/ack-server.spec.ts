@@ -25,7 +25,13 @@ describe('ack server: one reply per line', () => {
     await using server = await startAckTarget();
     await using client = await connectClient(server.port, server.host);
     client.socket.setNoDelay(true);
-    for (const byte of Buffer.from('split into bytes\n')) await client.write(Buffer.from([byte]));
+    // A few milliseconds apart, so the bytes reach the server in reads of their own: written back to
+    // back they can wait in its receive buffer together, and one read would hide a server that
+    // answers reads instead of lines (META-ACK-002 saw that once).
+    for (const byte of Buffer.from('split into bytes\n')) {
+      await client.write(Buffer.from([byte]));
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
     await client.write('next\n');
     expect(await client.readLines(2)).toEqual(['ACK split into bytes', 'ACK next']);
   });
