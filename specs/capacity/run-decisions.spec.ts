@@ -189,16 +189,19 @@ describe.skipIf(needsLib)('capacity run: resets, dial timeouts, ramps, reopens',
 });
 
 describe.skipIf(needsLib)('capacity run: pace and dials in flight', () => {
-  /** When each slot's dial began, in ms from the first, by slot. */
+  /**
+   * When each slot's dial began, by slot, in ms from this call. Call it just before the run: the run's
+   * schedule counts from a moment after this one (once it has prepared), so no dial may come earlier than
+   * its due time measured from here. Measured from the first dial instead, a pause of the machine between
+   * the run's start and its first dial would make the second look early.
+   */
   function dialTimes(): { onEvent: (e: CapacityEvent) => void; times: Map<number, number> } {
     const times = new Map<number, number>();
-    let first: number | undefined;
+    const origin = performance.now();
     return {
       times,
       onEvent: (e) => {
-        if (e.type !== 'dialing') return;
-        first ??= performance.now();
-        times.set(e.slot, performance.now() - first);
+        if (e.type === 'dialing') times.set(e.slot, performance.now() - origin);
       },
     };
   }
@@ -210,8 +213,8 @@ describe.skipIf(needsLib)('capacity run: pace and dials in flight', () => {
     await new CapacityRun({ host: server.host, port: server.port, connections: 4, delayMs, holdMs: 10, close: 'reset', onEvent: one.onEvent }).run();
     const shard = dialTimes();
     await new CapacityRun({ host: server.host, port: server.port, connections: 8, delayMs, holdMs: 10, close: 'reset', shard: { index: 1, count: 2 }, onEvent: shard.onEvent }).run();
-    // The schedule counts from the first dial, and timers never fire early (by more than a rounding
-    // millisecond); late is the machine's business.
+    // No dial before its due time (timers never fire early by more than a rounding millisecond); late
+    // is the machine's business.
     expect([...one.times.keys()].sort()).toEqual([0, 1, 2, 3]);
     for (const [slot, t] of one.times) expect(t).toBeGreaterThanOrEqual(slot * delayMs - 2);
     expect([...shard.times.keys()].sort()).toEqual([4, 5, 6, 7]);
@@ -228,7 +231,7 @@ describe.skipIf(needsLib)('capacity run: pace and dials in flight', () => {
     for (const step of [0, 3, 6]) {
       // A step's dials start together, in one go...
       expect(at(step + 2) - at(step)).toBeLessThan(delayMs / 2);
-      // ...one delay per step after the first (the schedule counts from it; timers never fire early).
+      // ...one delay per step after the first, never earlier (timers never fire early).
       expect(at(step)).toBeGreaterThanOrEqual((step / 3) * delayMs - 2);
     }
   });
