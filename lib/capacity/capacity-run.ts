@@ -101,6 +101,7 @@ export class CapacityRun {
     };
     if (options.signal) {
       setMaxListeners(0, options.signal);
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: a signal aborts once; `once` only lets go of the run sooner
       options.signal.addEventListener('abort', () => this.stop('signal'), { once: true });
     }
   }
@@ -215,8 +216,14 @@ export class CapacityRun {
     this.dialStartedAt[slot] = performance.now();
     this.portTries[slot] = 0;
     this.counts.attempted++;
-    this.config.onEvent?.({ type: 'dialing', slot: this.share.start + slot });
     this.dialing.add(this.open(slot, this.sourcePort(slot)));
+    // After the dial is in flight: a stop from this event abandons it like any other.
+    this.config.onEvent?.({ type: 'dialing', slot: this.share.start + slot });
+  }
+
+  /** Whether the run still dials: it does until it judges its target. */
+  private dials(): boolean {
+    return this.phase === 'opening' || this.phase === 'holding' || this.phase === 'waiting';
   }
 
   private open(slot: number, localPort: number): Conn {
@@ -228,9 +235,9 @@ export class CapacityRun {
   /** Starts every dial whose time has come, within the in-flight cap; reopens go first. */
   private pump(): void {
     const { config } = this;
-    if (this.phase !== 'opening' && this.phase !== 'holding' && this.phase !== 'waiting') return;
     const pace = config.delayMs * (config.shard?.count ?? 1);
-    while (this.dialing.size < config.maxDialing) {
+    // The phase is read before each dial: a stop from an event handler judges the run mid-loop.
+    while (this.dials() && this.dialing.size < config.maxDialing) {
       if (this.reopenQueue.length > 0) {
         this.dial(this.reopenQueue.pop()!);
         continue;
@@ -324,6 +331,7 @@ export class CapacityRun {
 
   private afterOpening(): void {
     const { config } = this;
+    if (this.phase === 'judging' || this.phase === 'done') return; // stopped from the opened-all event
     if (config.holdMs > 0) {
       this.phase = 'holding';
       this.timers.push(
@@ -362,6 +370,7 @@ export class CapacityRun {
         this.ceiling = this.counts.open;
         this.sample();
         this.afterOpening();
+        this.config.onEvent?.({ type: 'ramp-settled', ceiling: this.ceiling });
       }, this.config.rampSettleMs),
     );
   }
@@ -420,7 +429,9 @@ export class CapacityRun {
     const grownRss = this.rssAtJudge && this.baselineRss ? Math.max(0, this.rssAtJudge - this.baselineRss) : 0;
     const ok = config.ramp
       ? this.ceiling > 0 && !this.stoppedBy
-      : counts.failed === 0 && counts.abandoned === 0 && notStarted === 0 && counts.established >= size && (config.holdMs > 0 ? this.holdCompleted && held === size : true);
+      : // Every slot started (notStarted), and each dial ends established, failed or abandoned: so all
+        // were established. Held for the whole hold, when there was one.
+        counts.failed === 0 && counts.abandoned === 0 && notStarted === 0 && (config.holdMs > 0 ? this.holdCompleted && held === size : true);
     return {
       kind: CAPACITY_KIND,
       target: formatHostPort(config.host, config.port),

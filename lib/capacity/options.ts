@@ -45,7 +45,9 @@ export type CapacityEvent =
   | { type: 'failed'; slot: number; code: string }
   | { type: 'closed-by-server'; slot: number; code?: string }
   | { type: 'opened-all' }
-  | { type: 'ramp-stopped'; reason: string };
+  | { type: 'ramp-stopped'; reason: string }
+  /** The ramp's settle ended: what was still open then is the ceiling. */
+  | { type: 'ramp-settled'; ceiling: number };
 
 export const CAPACITY_DEFAULTS = {
   host: 'localhost',

@@ -37,6 +37,8 @@ function verboseLine(event: CapacityEvent): string {
       return 'Waiting runners to finish';
     case 'ramp-stopped':
       return `ramp stopped: ${event.reason}`;
+    case 'ramp-settled':
+      return `ramp settled: ${event.ceiling} still open`;
   }
 }
 

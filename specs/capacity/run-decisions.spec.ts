@@ -1,11 +1,13 @@
 // The capacity tester's own bookkeeping, judged in one process (lib/capacity/capacity-run.ts): the
-// events it reports per connection, its live gauges, a stop by signal before and during a run, the
+// events it reports per connection, its live gauges, a stop by signal before and during a run (also
+// from its own event handlers), what makes a run ok, memory readings that fail, the
 // slots a shard numbers its connections by, and the figures of its result that are derived from
 // others (rates, per-connection memory, TIME_WAIT totals, the thinned series). The capacity family's
 // other specs judge the counts against servers with a known ceiling; these pin what the run says of itself.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CapacityRun } from '../../lib/capacity/capacity-run.ts';
 import type { CapacityEvent } from '../../lib/capacity/options.ts';
+import type { CapacityResult } from '../../lib/results/capacity.ts';
 import { createAcceptKServer, createClosingAfterServer, createResetAfterAcceptServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
 import { closedPort, createHalfOpenAckServer } from '../../fixtures/servers.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
@@ -55,6 +57,7 @@ describe.skipIf(needsLib)('capacity run: stopping by signal', () => {
     const result = await run.run();
     expect(result.stoppedBy).toBe('signal');
     expect(result.connections).toMatchObject({ planned: 5, attempted: 0, established: 0, notStarted: 5 });
+    expect(result.opening).toEqual({ ms: 0, established: 0, perSecond: 0 }); // no opening, so no rate
     expect(result.ok).toBe(false);
     expect(server.stats().accepted).toBe(0);
   });
@@ -250,5 +253,156 @@ describe.skipIf(needsLib)('capacity run: pace and dials in flight', () => {
     expect(most).toBe(3);
     expect(result.connections).toMatchObject({ attempted: connections, established: server.backlog + 1, failed: 6, notStarted: 0 });
     expect(result.errors).toEqual({ ETIMEDOUT: 6 });
+  });
+});
+
+describe.skipIf(needsLib)('capacity run: a stop from its own events, and what makes a run ok', () => {
+  /** A run whose `onEvent` aborts it at the first event `when` picks. */
+  function stopAt(when: (e: CapacityEvent) => boolean): { signal: AbortSignal; events: CapacityEvent[]; onEvent: (e: CapacityEvent) => void } {
+    const controller = new AbortController();
+    const events: CapacityEvent[] = [];
+    return {
+      signal: controller.signal,
+      events,
+      onEvent: (e) => {
+        events.push(e);
+        if (when(e)) controller.abort();
+      },
+    };
+  }
+  /** Resource kinds Node holds open (timers among them), counted, to see that a run leaves none behind. */
+  const timersHeld = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+  it("CAP-RUN-017 a stop from a dial's own event abandons that dial and starts no other", async () => {
+    await using server = await createAcceptKServer(100);
+    const stop = stopAt((e) => e.type === 'dialing');
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, close: 'reset', ...stop }).run();
+    expect(stop.events.filter((e) => e.type === 'dialing')).toEqual([{ type: 'dialing', slot: 0 }]);
+    expect(result.connections).toMatchObject({ attempted: 1, abandoned: 1, established: 0, notStarted: 2 });
+  });
+
+  it('CAP-RUN-018 a run with a dial abandoned at its stop is not ok, though nothing failed and every slot was dialed', async () => {
+    await using server = await createAcceptKServer(100);
+    // With no delay all three dials start in one go: the last one's event finds all three in flight.
+    const stop = stopAt((e) => e.type === 'dialing' && e.slot === 2);
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, close: 'reset', ...stop }).run();
+    expect(result.connections).toMatchObject({ attempted: 3, abandoned: 3, failed: 0, notStarted: 0 });
+    expect(result.ok).toBe(false);
+  });
+
+  /** Two slots a minute apart, stopped once the first is established. */
+  async function stoppedAfterTheFirst(): Promise<CapacityResult> {
+    await using server = await createAcceptKServer(100);
+    const stop = stopAt((e) => e.type === 'established');
+    // Awaited here: the server is disposed when this function returns.
+    return await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: scaled(60_000), close: 'reset', ...stop }).run();
+  }
+
+  it('CAP-RUN-019 a run stopped before it dialed every slot is not ok, though every dial it made was established', async () => {
+    const result = await stoppedAfterTheFirst();
+    expect(result.connections).toMatchObject({ attempted: 1, established: 1, failed: 0, abandoned: 0, notStarted: 1 });
+    expect(result.ok).toBe(false);
+  });
+
+  it('CAP-RUN-020 the opening of a run stopped before it dialed every slot lasts until the stop, and counts what it established', async () => {
+    const result = await stoppedAfterTheFirst();
+    expect(result.opening.established).toBe(1);
+    // The stop came a moment after the first handshake: a rate, not the 0 of an opening never timed.
+    expect(result.opening.perSecond).toBeGreaterThan(0);
+    expect(result.opening.ms).toBeLessThan(scaled(60_000));
+  });
+
+  it('CAP-RUN-021 a ramp whose first dial is refused found no ceiling, and is not ok', async () => {
+    const port = await closedPort();
+    const result = await new CapacityRun({ host: '127.0.0.1', port, connections: 5, delayMs: 0, ramp: true, rampSettleMs: 10 }).run();
+    expect(result.ramp).toEqual({ ceiling: 0, reason: 'ECONNREFUSED' });
+    expect(result.ok).toBe(false);
+  });
+
+  it('CAP-RUN-022 a ramp stopped after its settle, during its hold, found a ceiling but is not ok, and leaves no timer behind', async () => {
+    await using server = await createAcceptKServer(100);
+    const stop = stopAt((e) => e.type === 'ramp-settled');
+    const timersBefore = timersHeld();
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, ramp: true, rampSettleMs: 10, holdMs: scaled(60_000), close: 'reset', ...stop }).run();
+    expect(stop.events.filter((e) => e.type === 'ramp-settled')).toEqual([{ type: 'ramp-settled', ceiling: 3 }]);
+    expect(result.ramp).toEqual({ ceiling: 3, reason: 'reached the 3 connections asked for' });
+    expect(result.stoppedBy).toBe('signal');
+    expect(result.ok).toBe(false);
+    expect(timersHeld()).toBe(timersBefore);
+  });
+
+  it('CAP-RUN-023 a stop from the event that ends the opening ends the run there: no hold begins, no timer is left behind', async () => {
+    await using server = await createAcceptKServer(100);
+    const stop = stopAt((e) => e.type === 'opened-all');
+    const timersBefore = timersHeld();
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs: scaled(60_000), close: 'reset', ...stop }).run();
+    expect(result.connections).toMatchObject({ established: 2, held: 2 });
+    expect(result.stoppedBy).toBe('signal');
+    expect(timersHeld()).toBe(timersBefore);
+  });
+
+  it("CAP-RUN-024 a ramp's opening ends when the ramp stops adding, not after its settle", async () => {
+    const port = await closedPort();
+    const rampSettleMs = scaled(300);
+    const result = await new CapacityRun({ host: '127.0.0.1', port, connections: 5, delayMs: 0, ramp: true, rampSettleMs }).run();
+    expect(result.durationMs).toBeGreaterThanOrEqual(rampSettleMs);
+    expect(result.opening.ms).toBeLessThan(rampSettleMs);
+  });
+
+  it("CAP-RUN-025 a hold's opening ends with its last handshake, not with the hold", async () => {
+    await using server = await createAcceptKServer(100);
+    const holdMs = scaled(300);
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs, close: 'reset' }).run();
+    expect(result.connections.held).toBe(2);
+    expect(result.opening.ms).toBeLessThan(holdMs);
+  });
+
+  it('CAP-RUN-026 with --reopen, a reopen in flight when the hold ends is waited for, and held when it is established', async () => {
+    // The server closes each connection after a while; the reopen's own event holds the loop past the
+    // end of the hold, so the hold's timer fires with that dial in flight, before its handshake is read.
+    await using server = await createClosingAfterServer(scaled(50));
+    const holdMs = scaled(150);
+    let holdEndsAt = Infinity;
+    const events: CapacityEvent[] = [];
+    const onEvent = (e: CapacityEvent): void => {
+      events.push(e);
+      if (e.type === 'opened-all') holdEndsAt = performance.now() + holdMs;
+      const reopening = e.type === 'dialing' && events.filter((x) => x.type === 'dialing').length === 2;
+      if (reopening) while (performance.now() < holdEndsAt + 5); // busy: no timer, no I/O until then
+    };
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 1, delayMs: 0, holdMs, reopen: true, close: 'reset', onEvent }).run();
+    expect(events.map((e) => e.type)).toEqual(['dialing', 'established', 'opened-all', 'closed-by-server', 'dialing', 'established']);
+    expect(result.connections).toMatchObject({ established: 2, closedByServer: 1, held: 1, abandoned: 0 });
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe.skipIf(needsLib)('capacity run: memory readings', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('CAP-RUN-027 a run whose first memory reading failed (no descriptor left to read it) reports no growth, not its whole resident size', async () => {
+    await using server = await createAcceptKServer(100);
+    vi.spyOn(process.memoryUsage, 'rss').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EMFILE: too many open files, uv_resident_set_memory'), { code: 'EMFILE' });
+    });
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs: 10, close: 'reset' }).run();
+    expect(result.connections.held).toBe(2);
+    expect(result.memory.rssBytes).toBeGreaterThan(0); // the reading at the judging worked
+    expect(result.memory).toMatchObject({ grownBytes: 0, perConnectionBytes: 0 });
+  });
+
+  it('CAP-RUN-028 a run whose memory reading at the judging failed reports a resident size of 0 and no growth', async () => {
+    await using server = await createAcceptKServer(100);
+    const rss = vi.spyOn(process.memoryUsage, 'rss');
+    const emfile = (): never => {
+      throw Object.assign(new Error('EMFILE: too many open files, uv_resident_set_memory'), { code: 'EMFILE' });
+    };
+    // Every reading from the end of the opening on fails: the one at the judging among them.
+    const onEvent = (e: CapacityEvent): void => void (e.type === 'opened-all' && rss.mockImplementation(emfile));
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs: 10, close: 'reset', onEvent }).run();
+    expect(result.connections.held).toBe(2);
+    expect(result.memory).toEqual({ rssBytes: 0, grownBytes: 0, perConnectionBytes: 0 });
   });
 });
