@@ -4,18 +4,14 @@
 // pairs with the target. A port the kernel refuses is replaced by another and is not a failed
 // connection; many sockets left in TIME_WAIT are named in the summary, with --close reset as the way
 // to leave none.
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startAckServer } from '../../lib/tcp/ack-server.ts';
 import { runCapacity } from '../../lib/capacity/workers.ts';
-import type { CapacityOptions } from '../../lib/capacity/options.ts';
-import { createPeerRecordingServer } from '../../fixtures/capacity-servers.ts';
-import { waitUntil } from '../_harness/wait.ts';
-import { shareOf } from '../../lib/net/shard.ts';
 import { readOsLimits } from '../../lib/capacity/limits.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
 import { connectClient } from '../_harness/wire.ts';
+import { dealtPorts, listenFrom } from '../_harness/source-ports.ts';
 
 const needsLib = libOnlyReason('capacity', 'these specs judge the tester itself, against a local server');
 
@@ -26,54 +22,6 @@ const LISTENED_SOURCE = '127.0.0.79';
 const RECOUNTED_SOURCE = '127.0.0.80';
 const DEALT_SOURCES = ['127.0.0.81', '127.0.0.82'];
 const SHARDED_SOURCES = ['127.0.0.83', '127.0.0.84'];
-
-/** A listener on `address` at the first free port from `from` on: it holds that port against any bind. */
-async function listenFrom(address: string, from: number): Promise<{ port: number; close(): Promise<void> }> {
-  for (let port = from; port < from + 50; port++) {
-    const server = net.createServer((socket) => socket.destroy());
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, address, () => resolve(true));
-    });
-    if (ok) return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-  }
-  throw new Error(`no free port on ${address} from ${from}`);
-}
-
-/** Listeners on exactly these `address:port`s, so a dial from one is refused at its bind. */
-async function holdPorts(endpoints: string[]): Promise<{ close(): Promise<void> }> {
-  const held: Array<{ close(): Promise<void> }> = [];
-  try {
-    for (const endpoint of endpoints) {
-      const [address, port] = endpoint.split(':');
-      const listener = await listenFrom(address, Number(port));
-      held.push(listener);
-      if (listener.port !== Number(port)) throw new Error(`${endpoint} is taken by another program: this spec needs it free`);
-    }
-  } catch (error) {
-    await Promise.all(held.map((listener) => listener.close()));
-    throw error;
-  }
-  return { close: async () => void (await Promise.all(held.map((listener) => listener.close()))) };
-}
-
-/**
- * A run against a server that records where each connection came from, with `blocked` source ports
- * held by listeners; the sources its connections came from, sorted, and the result.
- */
-async function dealtPorts(options: CapacityOptions, blocked: string[]): Promise<{ sources: string[]; skipped: number; established: number }> {
-  await using server = await createPeerRecordingServer();
-  const blockers = await holdPorts(blocked);
-  try {
-    const planned = shareOf(options.connections!, options.shard).size;
-    const running = runCapacity({ host: server.host, port: server.port, delayMs: 0, holdMs: scaled(300), close: 'reset', dialTimeoutMs: scaled(2000), ...options });
-    await waitUntil(() => server.endpoints().length, (n) => n === planned, { what: 'connections the server accepted', expected: String(planned) });
-    const result = await running;
-    return { sources: server.endpoints().sort(), skipped: result.sourcePortsSkipped, established: result.connections.established };
-  } finally {
-    await blockers.close();
-  }
-}
 
 describe.skipIf(needsLib)('capacity: source ports', () => {
   it('CAP-PORT-001 a run right after another on the same source address and target holds all of its connections, replacing each source port the kernel refuses', async () => {
