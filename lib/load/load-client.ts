@@ -262,8 +262,7 @@ class Client {
       this.run.counts.mismatched++;
       if (this.run.mismatchSamples.length < 5) {
         const wanted = expected.toString(); // a byte string, or the bytes read as UTF-8
-        // A sample shows the start of a long reply, not all of it. Not pinned: a reply of exactly 120
-        // bytes, and a long wrong reply that does not start its read (`end - start` as `end + start`).
+        // A sample shows the start of a long reply, not all of it (LOAD-034, LOAD-039).
         const got = end - start > SAMPLE_BYTES ? `${bytes.toString('utf8', start, start + SAMPLE_BYTES)}… (${end - start} bytes)` : bytes.toString('utf8', start, end);
         this.run.mismatchSamples.push(`client ${this.index}: expected ${JSON.stringify(wanted)}, got ${JSON.stringify(got)}`);
       }

@@ -336,6 +336,14 @@ describe('load client: what makes a run not ok', () => {
     expect(result.ok).toBe(false);
   });
 
+  it('LOAD-039 shows a wrong reply of 120 bytes, the sample\'s limit, whole, also when it does not start its read', async () => {
+    await using server = await createRecordingLineServer('ack-then-wrong-120');
+    // Two messages in flight: the server answers both in one write, the first right, the second wrong.
+    const result = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0, messagesPerClient: 2, pipeline: 2 });
+    expect(result.messages).toMatchObject({ sent: 2, acked: 1, mismatched: 1, extra: 0 });
+    expect(result.errorSamples).toEqual([`client 0: expected "ACK Hello from client #0", got "${'w'.repeat(120)}"`]);
+  });
+
   it('LOAD-035 a connection the server resets after its last ack is an error, and the run is not ok though every ack came', async () => {
     await using server = await createRecordingLineServer('reset-after-ack');
     const result = await runLoad({ host: server.host, port: server.port, clients: 1, staggerMs: 0, holdMs: scaled(500) });
