@@ -311,7 +311,8 @@ export class CapacityRun {
     this.counts.closedByServer++;
     if (code) this.errors.add(coded(code, `connection ${this.share.start + index} closed: ${code}`));
     this.config.onEvent?.({ type: 'closed-by-server', slot: this.share.start + index, code });
-    if (this.phase === 'judging' || this.phase === 'done') return;
+    // While judging, a reopen is queued but never dialed (the pump dials no more); once done, no slot
+    // holds a connection, so no closure comes here.
     if (this.phase === 'opening') this.triggerRamp(code ? `closed by the server (${code})` : 'closed by the server');
     if (this.config.reopen) {
       this.reopenQueue.push(index);
@@ -362,8 +363,8 @@ export class CapacityRun {
     if (this.dialing.size === 0) this.settle();
   }
 
+  /** Both callers are settling with no dial in flight. */
   private settle(): void {
-    if (this.phase !== 'settling') return;
     this.phase = 'holding'; // no more settle calls; closures still counted
     this.timers.push(
       setTimeout(() => {

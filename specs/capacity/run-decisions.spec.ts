@@ -270,8 +270,30 @@ describe.skipIf(needsLib)('capacity run: a stop from its own events, and what ma
       },
     };
   }
-  /** Resource kinds Node holds open (timers among them), counted, to see that a run leaves none behind. */
-  const timersHeld = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+  /**
+   * The timers set from here on that are still pending (neither fired nor cleared): a run that ends
+   * must leave none of its own behind.
+   */
+  function pendingTimers(): Set<NodeJS.Timeout> {
+    const pending = new Set<NodeJS.Timeout>();
+    const { setTimeout: set, clearTimeout: clear } = globalThis;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      const timer = set(() => {
+        pending.delete(timer);
+        callback(...args);
+      }, ms);
+      pending.add(timer);
+      return timer;
+    }) as typeof setTimeout);
+    vi.spyOn(globalThis, 'clearTimeout').mockImplementation((timer) => {
+      pending.delete(timer as NodeJS.Timeout);
+      clear(timer);
+    });
+    return pending;
+  }
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it("CAP-RUN-017 a stop from a dial's own event abandons that dial and starts no other", async () => {
     await using server = await createAcceptKServer(100);
@@ -322,23 +344,23 @@ describe.skipIf(needsLib)('capacity run: a stop from its own events, and what ma
   it('CAP-RUN-022 a ramp stopped after its settle, during its hold, found a ceiling but is not ok, and leaves no timer behind', async () => {
     await using server = await createAcceptKServer(100);
     const stop = stopAt((e) => e.type === 'ramp-settled');
-    const timersBefore = timersHeld();
+    const timers = pendingTimers();
     const result = await new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, ramp: true, rampSettleMs: 10, holdMs: scaled(60_000), close: 'reset', ...stop }).run();
     expect(stop.events.filter((e) => e.type === 'ramp-settled')).toEqual([{ type: 'ramp-settled', ceiling: 3 }]);
     expect(result.ramp).toEqual({ ceiling: 3, reason: 'reached the 3 connections asked for' });
     expect(result.stoppedBy).toBe('signal');
     expect(result.ok).toBe(false);
-    expect(timersHeld()).toBe(timersBefore);
+    expect(timers.size).toBe(0);
   });
 
   it('CAP-RUN-023 a stop from the event that ends the opening ends the run there: no hold begins, no timer is left behind', async () => {
     await using server = await createAcceptKServer(100);
     const stop = stopAt((e) => e.type === 'opened-all');
-    const timersBefore = timersHeld();
+    const timers = pendingTimers();
     const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs: scaled(60_000), close: 'reset', ...stop }).run();
     expect(result.connections).toMatchObject({ established: 2, held: 2 });
     expect(result.stoppedBy).toBe('signal');
-    expect(timersHeld()).toBe(timersBefore);
+    expect(timers.size).toBe(0);
   });
 
   it("CAP-RUN-024 a ramp's opening ends when the ramp stops adding, not after its settle", async () => {
