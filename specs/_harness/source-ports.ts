@@ -49,7 +49,12 @@ export async function dealtPorts(options: CapacityOptions, blocked: string[]): P
   try {
     const planned = shareOf(options.connections!, options.shard).size;
     const running = runCapacity({ host: server.host, port: server.port, delayMs: 0, holdMs: scaled(300), close: 'reset', dialTimeoutMs: scaled(2000), ...options });
-    await waitUntil(() => server.endpoints().length, (n) => n === planned, { what: 'connections the server accepted', expected: String(planned) });
+    const allSeen = (): Promise<number> => waitUntil(() => server.endpoints().length, (n) => n === planned, { what: 'connections the server accepted', expected: String(planned) });
+    // A run that throws ends the wait at once, with its own error.
+    const waiting = allSeen();
+    waiting.catch(() => {});
+    await Promise.race([waiting, running]);
+    await allSeen();
     const result = await running;
     return { sources: server.endpoints().sort(), skipped: result.sourcePortsSkipped, established: result.connections.established };
   } finally {
