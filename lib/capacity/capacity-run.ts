@@ -289,7 +289,7 @@ export class CapacityRun {
       this.latency.record(performance.now() - this.dialStartedAt[index]);
       this.slots[index] = conn;
       c.open++;
-      if (c.open > c.maxConcurrent) c.maxConcurrent = c.open;
+      c.maxConcurrent = Math.max(c.maxConcurrent, c.open);
       this.config.onEvent?.({ type: 'established', slot });
     }
     if (this.phase === 'judging') {

@@ -107,9 +107,15 @@ describe.skipIf(needsLib)('capacity run: shards and derived figures', () => {
     expect(result.errorSamples.sort()).toEqual(['connection 2: ECONNREFUSED', 'connection 3: ECONNREFUSED']);
     expect(result.shard).toEqual(shard);
     expect(result.connections).toMatchObject({ planned: 2, attempted: 2, failed: 2 });
+    // And so are the closures by the server, in their events and samples.
+    await using resetting = await createResetAfterAcceptServer();
+    const closures: CapacityEvent[] = [];
+    const reset = await new CapacityRun({ host: resetting.host, port: resetting.port, connections: 4, delayMs: 0, shard, onEvent: (e) => closures.push(e) }).run();
+    expect(closures.flatMap((e) => (e.type === 'closed-by-server' ? [e.slot] : [])).sort()).toEqual([2, 3]);
+    expect(reset.errorSamples.sort()).toEqual(['connection 2 closed: ECONNRESET', 'connection 3 closed: ECONNRESET']);
   });
 
-  it('CAP-RUN-006 derives its rates, memory per connection and TIME_WAIT total from its own figures', async () => {
+  it('CAP-RUN-006 derives its rates, connect times, memory per connection and TIME_WAIT total from its own figures', async () => {
     await using server = await createClosingAfterServer(scaled(50));
     const before = Date.now();
     const result = await new CapacityRun({ host: server.host, port: server.port, connections: 20, delayMs: 1 }).run();
@@ -125,6 +131,9 @@ describe.skipIf(needsLib)('capacity run: shards and derived figures', () => {
     expect(perSecond).toBeGreaterThanOrEqual(Math.floor((established * 1000) / (ms + 0.5)));
     expect(result.durationMs).toBeGreaterThanOrEqual(ms);
     expect(result.durationMs).toBeLessThanOrEqual(tookMs);
+    // Each handshake is timed from its own dial: none took longer than the opening (ms is rounded).
+    expect(result.connectLatency.count).toBe(20);
+    expect(result.connectLatency.max).toBeLessThanOrEqual(ms + 0.5);
     expect(result.memory.perConnectionBytes).toBe(0); // none held at the end
   });
 
