@@ -198,12 +198,13 @@ export class BackendPool {
 
   /** Starts active health checks: a TCP connect to each backend every interval. */
   startHealthChecks(): void {
-    if (!this.checking) return;
+    // A balancer closed while it was starting stops its pool before the checks would start.
+    if (!this.checking || this.stopped) return;
     for (const backend of this.backends) this.scheduleCheck(backend);
   }
 
+  /** Called at start and after each check that settled, never once stopped. */
   private scheduleCheck(backend: Backend): void {
-    if (this.stopped) return;
     const timer = setTimeout(() => {
       this.healthTimers.delete(timer);
       void probe(backend.address, backend.port, this.config.healthCheck.timeoutMs).then((code) => {

@@ -12,8 +12,12 @@ vi.mock('../../lib/net/probe.ts', () => ({
 }));
 
 /** One backend, checked every second; one failed check takes it down. */
+const newPool = (): BackendPool =>
+  new BackendPool(validateBalancerOptions({ backends: [{ host: '127.0.0.1', port: 1000, name: 'a' }], healthCheck: { intervalMs: 1000, fall: 1, rise: 1 } }));
+
+/** A pool whose first check is out. */
 function checkedPool(): BackendPool {
-  const pool = new BackendPool(validateBalancerOptions({ backends: [{ host: '127.0.0.1', port: 1000, name: 'a' }], healthCheck: { intervalMs: 1000, fall: 1, rise: 1 } }));
+  const pool = newPool();
   pool.startHealthChecks();
   vi.advanceTimersByTime(1000); // the first check goes out
   return pool;
@@ -50,6 +54,14 @@ describe('balancer: health checks in flight', () => {
     probes.pending.shift()!('ECONNREFUSED');
     await settled();
     expect(pool.backends[0].stats()).toMatchObject({ state: 'up', checks: { passed: 0, failed: 0 } });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('LB-POOL-017 a pool stopped before its health checks start (a balancer closed while starting) never starts them', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const pool = newPool();
+    pool.stop();
+    pool.startHealthChecks();
     expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -55,7 +55,13 @@ describe('balancer: resolving backends', () => {
     lookup.answer = undefined;
     lookup.error = 'ENOTFOUND';
     const lost = new BackendPool(validateBalancerOptions({ backends: [{ host: 'gone.example', port: 1000 }] }));
-    await expect(lost.resolve()).rejects.toMatchObject({ name: 'OptionError', message: `backend ${lost.backends[0].name}: cannot resolve gone.example (ENOTFOUND)` });
+    // A usage error about --backend (the CLI exits 2), with the resolver's own error as its cause.
+    await expect(lost.resolve()).rejects.toMatchObject({
+      name: 'OptionError',
+      option: 'backend',
+      message: `backend ${lost.backends[0].name}: cannot resolve gone.example (ENOTFOUND)`,
+      cause: { code: 'ENOTFOUND' },
+    });
   });
 });
 
