@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { limitHint } from '../net/errors.ts';
 import type { ErrorCounts } from '../net/types.ts';
-import { readSocketTable, type SocketEntry } from '../net/socket-table.ts';
+import { readSocketTable, readSocketTableTimed, type SocketEntry } from '../net/socket-table.ts';
 import type { LimitHit, OsLimits, TimeWaitCount } from '../results/capacity.ts';
 
 export type { LimitHit, OsLimits, TimeWaitCount };
@@ -55,46 +55,55 @@ export function limitsHit(errors: ErrorCounts, limits: OsLimits = readOsLimits()
   return hits;
 }
 
-/** The TIME_WAIT sockets on a port before a run: what was left of each one's 60 s, and when that was read. */
+/**
+ * The TIME_WAIT sockets on a port before a run: for each one's pair, the latest its 60 s can run out,
+ * on performance.now()'s clock.
+ */
 export interface TimeWaitBaseline {
-  at: number;
-  left: Map<string, number>;
+  expiresBy: Map<string, number>;
 }
 
 const pairOf = (entry: SocketEntry): string => `${entry.localAddress}:${entry.localPort}>${entry.remoteAddress}:${entry.remotePort}`;
 
+/** /proc prints timers in 10 ms ticks, truncated: what is left is up to one tick more than it shows. */
+const TIMER_TICK_MS = 10;
 /**
- * How far a socket's timer may read above what is left of the one it had at the baseline and still be
- * that same socket: /proc prints timers in 10 ms ticks, truncated, at both reads, and the kernel counts
- * in jiffies of up to 4 ms.
+ * The kernel counts what is left from its jiffies, which trail the clock by up to one (10 ms at
+ * HZ=100, the coarsest; 4 ms here), so a timer can show up to that much more than is left; and a few ms
+ * for the two clocks' own reading.
  */
-const REARM_MARGIN_MS = 25;
+const CLOCK_SLACK_MS = 15;
 
 /** Reads the TIME_WAIT sockets on `port` before a run, for `countTimeWait` to leave out afterwards. */
 export async function timeWaitBaseline(port: number): Promise<TimeWaitBaseline> {
-  const left = new Map<string, number>();
-  for (const entry of await readSocketTable({ port })) if (entry.state === 'TIME_WAIT') left.set(pairOf(entry), entry.timerMs);
-  return { at: Date.now(), left };
+  const expiresBy = new Map<string, number>();
+  for (const entry of readSocketTableTimed({ port })) {
+    if (entry.state === 'TIME_WAIT') expiresBy.set(pairOf(entry), entry.readTo + entry.timerMs + TIMER_TICK_MS);
+  }
+  return Promise.resolve({ expiresBy });
 }
 
 /**
  * TIME_WAIT sockets on this machine whose remote (client side) or local (server side) port is `port`,
  * that the run since `before` left: a socket on a pair that was not in TIME_WAIT then, or one on a pair
- * that was whose 60 s started over (the run used the pair again). Neither a count taken before and after
- * (a run right after another takes over the pairs the first one left, so the number can stay the same
+ * that was whose 60 s started over (the run used the pair again: the kernel lets a connection from a
+ * port bound by hand take over a pair in TIME_WAIT at once). Neither a count taken before and after (a
+ * run right after another takes over the pairs the first one left, so the number can stay the same
  * while every one of them is new) nor the timers alone (the first run's last sockets, closed a few ms
- * before the second run began, have as much left as the second run's first) can tell.
+ * before the second run began, have as much left as the second run's first) can tell; the time each
+ * timer runs out can, when a pair's two closes are more than about 40 ms apart (the slack above, and
+ * the length of one read). Closer than that, the later close is taken for the earlier one.
  */
 export async function countTimeWait(port: number, before: TimeWaitBaseline): Promise<TimeWaitCount> {
   // A socket we closed reaches TIME_WAIT only once the server answered our FIN: let those settle
   // (after resets nothing is mid-close, and this returns at its first look).
   await waitForClosesToSettle(port, 1000);
   const counts = { client: 0, server: 0 };
-  const elapsed = Date.now() - before.at;
-  for (const entry of await readSocketTable({ port })) {
+  for (const entry of readSocketTableTimed({ port })) {
     if (entry.state !== 'TIME_WAIT') continue;
-    const earlier = before.left.get(pairOf(entry));
-    if (earlier !== undefined && entry.timerMs <= earlier - elapsed + REARM_MARGIN_MS) continue;
+    const expiredBy = before.expiresBy.get(pairOf(entry));
+    // The earliest this socket's timer can run out: if not after the latest the one at the baseline could, it is that one.
+    if (expiredBy !== undefined && entry.readFrom + entry.timerMs - CLOCK_SLACK_MS <= expiredBy) continue;
     if (entry.remotePort === port) counts.client++;
     else if (entry.localPort === port) counts.server++;
   }
