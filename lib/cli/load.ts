@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--pipeline <n>', 'messages in flight per client before waiting for acks', integer(1), D.pipeline)
     .option('--rate <n>', 'open loop: messages per second over all clients, latency from the intended send time', integer(0), D.rate)
     .option('--connect-timeout <duration>', 'give up on a connect after', duration, D.connectTimeoutMs)
-    .option('--reply-timeout <duration>', 'give up on an ack after', duration, D.replyTimeoutMs)
+    .option('--reply-timeout <duration>', 'give up on an ack after (0: never; the end of a run then waits 5s at most)', duration, D.replyTimeoutMs)
     .option('--hold <duration>', 'keep each connection open after its last ack', duration, D.holdMs)
     .option('--duration <duration>', 'end the run after this long (with --rate: how long to send)', duration, D.durationMs)
     .option('--source-ip <address>', 'local address to connect from (repeat to use several in turn)', collect(String))

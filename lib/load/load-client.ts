@@ -36,6 +36,12 @@ interface Pending {
 /** How much of a wrong reply a mismatch sample shows. */
 const SAMPLE_BYTES = 120;
 
+/**
+ * With no reply timeout (0), how long the end of a run still waits: an open-loop run for its last
+ * acks, and each client for the server's side to close after its own FIN.
+ */
+export const END_WAIT_WITHOUT_TIMEOUT_MS = 5000;
+
 /** Whether `bytes[start, end)` are exactly the byte-valued characters of `text` (no allocation on the hot path). */
 function sameBytes(bytes: Buffer, start: number, end: number, text: string): boolean {
   if (end - start !== text.length) return false;
@@ -220,7 +226,7 @@ class Client {
     // Equivalent mutant: `conn.closed` as `false` (end() on a closed connection does nothing, and its close was seen).
     if (conn.closed || this.run.stopped) return;
     conn.end();
-    const timer = setTimeout(() => conn.destroy(), this.run.config.replyTimeoutMs || 5000);
+    const timer = setTimeout(() => conn.destroy(), this.run.config.replyTimeoutMs || END_WAIT_WITHOUT_TIMEOUT_MS);
     await closed;
     clearTimeout(timer);
   }
@@ -456,10 +462,9 @@ export class LoadRun {
       await this.sleep(Math.max(1, t0 + k * intervalMs - performance.now()));
     }
     // Let the last acks arrive, within the reply timeout.
-    const settleBy = performance.now() + (config.replyTimeoutMs || 5000);
+    const settleBy = performance.now() + (config.replyTimeoutMs || END_WAIT_WITHOUT_TIMEOUT_MS);
     // Equivalent mutants: `< settleBy` as `<=`, or as `true` when the reply timeout is set (its sweep fails
-    // a client that waits that long anyway). With a reply timeout of 0, `true` waits for a silent server
-    // forever instead of 5 s: not pinned, since that spec would take 5 s.
+    // a client that waits that long anyway). With a reply timeout of 0 it is what ends the wait (LOAD-040).
     while (!this.stopped && clients.some((c) => c.outstanding > 0 && !c.dead) && performance.now() < settleBy) await this.sleep(5);
     await Promise.all(clients.map((client) => client.finish(config.holdMs)));
   }
