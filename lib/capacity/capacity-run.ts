@@ -126,22 +126,30 @@ export class CapacityRun {
     };
   }
 
-  /** Ends the run now (max duration, a signal): dials in flight are abandoned, the rest judged as they are. */
+  /**
+   * Ends the run now (max duration, a signal): dials in flight are abandoned, the rest judged as they
+   * are. A stop while the run waits for the reopens in flight at the end of its hold gives up on them.
+   * Once done (judged, while it counts what its closes left), a stop changes nothing.
+   */
   stop(reason: 'max-duration' | 'signal' = 'signal'): void {
-    // Once judging began, the run is judged as it was (a second stop changes nothing either).
-    if (this.phase === 'done' || this.phase === 'judging') return;
+    if (this.phase === 'done') return;
     this.stoppedBy = reason;
     if (this.phase === 'idle') {
       this.phase = 'done';
       this.finish();
-      return;
+    } else if (this.phase === 'judging') {
+      // Equivalent mutant: this test as `false` (judge() again, with the stop set, abandons the dials
+      // and finalizes too; it would also take `held` again, which only a closure since could change).
+      this.abandonDials();
+      this.finalize();
+    } else {
+      this.judge();
     }
-    void this.judge();
   }
 
-  /** Stops a ramp from outside (another worker saw the target give way). */
+  /** Stops a ramp from outside (another worker saw the target give way); a run with no ramp goes on. */
   stopRamp(reason: string): void {
-    if (this.config.ramp) this.triggerRamp(reason);
+    this.triggerRamp(reason);
   }
 
   async run(): Promise<CapacityResult> {
@@ -166,9 +174,10 @@ export class CapacityRun {
     return this.result(timeWaitBefore && (await countTimeWait(config.port, timeWaitBefore)));
   }
 
+  /** The slot's source address, when the run was given some (never an empty list: see validateCapacityOptions). */
   private source(slot: number): string | undefined {
     const sources = this.config.sourceAddresses;
-    return sources && sources.length > 0 ? sources[(this.share.start + slot) % sources.length] : undefined;
+    return sources?.[(this.share.start + slot) % sources.length];
   }
 
   /**
@@ -177,7 +186,7 @@ export class CapacityRun {
    */
   private sourcePort(slot: number): number {
     const sources = this.config.sourceAddresses;
-    if (!sources || sources.length === 0 || !this.ports) return 0;
+    if (!sources || !this.ports) return 0;
     const { low, high } = this.ports;
     return low + (Math.floor((this.share.start + slot) / sources.length) % (high - low + 1));
   }
@@ -243,13 +252,16 @@ export class CapacityRun {
         continue;
       }
       if (this.stopDialing || this.nextSlot >= this.share.size) break;
-      const due = Math.floor(this.nextSlot / config.rampStep) * pace;
-      const now = performance.now() - this.t0;
-      if (due > now) {
+      // On performance.now()'s clock. A timer that wakes early (it counts from the loop's clock, read
+      // when the loop's turn began) finds its dial not yet due and sleeps again.
+      const dueAt = this.t0 + Math.floor(this.nextSlot / config.rampStep) * pace;
+      const now = performance.now();
+      // Equivalent mutant: `>=` (a dial due at this very instant, to the nanosecond, goes a timer turn later).
+      if (dueAt > now) {
         this.pumpTimer ??= setTimeout(() => {
           this.pumpTimer = undefined;
           this.pump();
-        }, due - now);
+        }, dueAt - now);
         break;
       }
       this.dial(this.nextSlot++);
@@ -259,6 +271,8 @@ export class CapacityRun {
   private sweepDialTimeouts(): void {
     const timeout = this.config.dialTimeoutMs;
     const now = performance.now();
+    // Equivalent mutants: `>` for `>=` (a dial exactly at its timeout, to the nanosecond, times out a
+    // sweep later), and the empty case not returning early (an empty loop runs on the next turn).
     const expired = [...this.dialing].filter((conn) => now - this.dialStartedAt[conn.state as number] >= timeout);
     if (expired.length === 0) return;
     // Timers run before the loop polls for I/O: after a stall (a busy machine, a long GC) a dial may
@@ -318,7 +332,7 @@ export class CapacityRun {
       this.reopenQueue.push(index);
       this.pump();
     } else if (this.phase === 'waiting' && this.counts.open === 0 && this.dialing.size === 0) {
-      void this.judge();
+      this.judge();
     }
   }
 
@@ -338,16 +352,16 @@ export class CapacityRun {
       this.timers.push(
         setTimeout(() => {
           this.holdCompleted = true;
-          void this.judge();
+          this.judge();
         }, config.holdMs),
       );
       this.pump();
     } else if (config.ramp) {
-      void this.judge();
+      this.judge();
     } else {
       this.phase = 'waiting';
       this.pump();
-      if (this.counts.open === 0 && this.dialing.size === 0 && !config.reopen) void this.judge();
+      if (this.counts.open === 0 && this.dialing.size === 0 && !config.reopen) this.judge();
     }
   }
 
@@ -376,25 +390,29 @@ export class CapacityRun {
     );
   }
 
-  /** The run judges its target: what is open now is `held`; reopens under way count if they succeed. */
-  private async judge(): Promise<void> {
-    if (this.phase === 'judging' || this.phase === 'done') return;
+  /**
+   * The run judges its target: what is open now is `held`; reopens under way count if they succeed.
+   * Called once: each caller is in a phase before judging (stop() checks its own).
+   */
+  private judge(): void {
     this.phase = 'judging';
     clearTimeout(this.pumpTimer);
     this.sample();
     this.heldAtJudge = this.counts.open;
     this.rssAtJudge = residentBytes();
     if (this.openingMs === 0) this.openingMs = performance.now() - this.t0;
-    if (this.stoppedBy || !this.config.reopen) {
-      for (const conn of this.dialing) conn.reset();
-      this.counts.abandoned += this.dialing.size;
-      this.dialing.clear();
-    }
+    if (this.stoppedBy || !this.config.reopen) this.abandonDials();
     if (this.dialing.size === 0) this.finalize();
   }
 
+  private abandonDials(): void {
+    for (const conn of this.dialing) conn.reset();
+    this.counts.abandoned += this.dialing.size;
+    this.dialing.clear();
+  }
+
+  /** Called once, while judging: by judge() with no dial left, or as the last one ends, or by a stop. */
   private finalize(): void {
-    if (this.phase === 'done') return;
     this.phase = 'done';
     for (const timer of this.timers) clearTimeout(timer);
     const reset = this.config.close === 'reset';

@@ -78,6 +78,8 @@ export function validateCapacityOptions(options: CapacityOptions): CapacityConfi
   checkThat(!config.reopen || config.holdMs > 0 || config.maxDurationMs > 0, 'reopen', 'reopen keeps connections open until the hold or the run ends: give a hold or a max duration');
   checkThat(!(config.reopen && config.ramp), 'reopen', 'reopen and ramp do not mix: a ramp stops at the first closure');
   for (const address of config.sourceAddresses ?? []) checkIp('sourceAddresses', address);
+  // An empty list names no source address: the kernel picks the source, as without one.
+  if (config.sourceAddresses?.length === 0) config.sourceAddresses = undefined;
   return config;
 }
 

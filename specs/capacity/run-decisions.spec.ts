@@ -4,11 +4,13 @@
 // slots a shard numbers its connections by, and the figures of its result that are derived from
 // others (rates, per-connection memory, TIME_WAIT totals, the thinned series). The capacity family's
 // other specs judge the counts against servers with a known ceiling; these pin what the run says of itself.
+import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { serve } from '../../lib/net/listen.ts';
 import { CapacityRun } from '../../lib/capacity/capacity-run.ts';
 import type { CapacityEvent } from '../../lib/capacity/options.ts';
 import type { CapacityResult } from '../../lib/results/capacity.ts';
-import { createAcceptKServer, createClosingAfterServer, createResetAfterAcceptServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
+import { createAcceptKServer, createClosingAfterServer, createPeerRecordingServer, createResetAfterAcceptServer, createStalledListener } from '../../fixtures/capacity-servers.ts';
 import { closedPort, createHalfOpenAckServer } from '../../fixtures/servers.ts';
 import { libOnlyReason } from '../_harness/targets.ts';
 import { scaled } from '../_harness/time.ts';
@@ -218,17 +220,19 @@ describe.skipIf(needsLib)('capacity run: pace and dials in flight', () => {
     };
   }
 
-  it('CAP-RUN-014 dials one --delay apart, and a shard of K dials K delays apart, so K shards together keep the pace of one run', async () => {
+  it('CAP-RUN-014 dials one --delay apart, on schedule, and a shard of K dials K delays apart, so K shards together keep the pace of one run', async () => {
     await using server = await createAcceptKServer(100);
     const delayMs = scaled(20);
     const one = dialTimes();
     await new CapacityRun({ host: server.host, port: server.port, connections: 4, delayMs, holdMs: 10, close: 'reset', onEvent: one.onEvent }).run();
     const shard = dialTimes();
     await new CapacityRun({ host: server.host, port: server.port, connections: 8, delayMs, holdMs: 10, close: 'reset', shard: { index: 1, count: 2 }, onEvent: shard.onEvent }).run();
-    // No dial before its due time (timers never fire early by more than a rounding millisecond); late
-    // is the machine's business.
+    // No dial before its due time (timers never fire early by more than a rounding millisecond). Late
+    // is mostly the machine's business, but the schedule keeps to its times: a pause delays the dials
+    // due during it, and adds nothing to those after.
     expect([...one.times.keys()].sort()).toEqual([0, 1, 2, 3]);
     for (const [slot, t] of one.times) expect(t).toBeGreaterThanOrEqual(slot * delayMs - 2);
+    expect(one.times.get(3)).toBeLessThan(3 * delayMs + scaled(1000));
     expect([...shard.times.keys()].sort()).toEqual([4, 5, 6, 7]);
     for (const [slot, t] of shard.times) expect(t).toBeGreaterThanOrEqual((slot - 4) * 2 * delayMs - 2);
   });
@@ -388,6 +392,60 @@ describe.skipIf(needsLib)('capacity run: a stop from its own events, and what ma
     expect(result.opening.ms).toBeLessThan(holdMs);
   });
 
+  /**
+   * A run of `connections` with --reopen against `server`, which closes each connection after a while:
+   * each reopen's own event holds the loop until just past the end of the hold, so the hold's timer
+   * fires with the reopens in flight, before their handshakes are read. `onEvent` sees every event
+   * first; `atJudging` runs in the same turn as the hold's timer, right after it.
+   */
+  async function reopensInFlightAtTheHoldsEnd(
+    server: { host: string; port: number },
+    connections: number,
+    hooks: { onEvent?: (e: CapacityEvent) => void; atJudging?: (run: CapacityRun) => void } = {},
+  ): Promise<{ result: CapacityResult; events: CapacityEvent[] }> {
+    const holdMs = scaled(150);
+    let holdEndsAt = Infinity;
+    const events: CapacityEvent[] = [];
+    const onEvent = (e: CapacityEvent): void => {
+      events.push(e);
+      hooks.onEvent?.(e);
+      if (e.type === 'opened-all') holdEndsAt = performance.now() + holdMs;
+      const reopens = events.filter((x) => x.type === 'dialing').length - connections;
+      if (e.type !== 'dialing' || reopens < 1) return;
+      // Timers due at once run in the order they were set: this one comes after the hold's.
+      if (reopens === 1 && hooks.atJudging) setTimeout(() => hooks.atJudging!(run), holdEndsAt + 10 - performance.now());
+      if (reopens === connections) while (performance.now() < holdEndsAt + 20); // busy: no timer, no I/O until then
+    };
+    const run = new CapacityRun({ host: server.host, port: server.port, connections, delayMs: 0, holdMs, reopen: true, close: 'reset', onEvent });
+    return { result: await run.run(), events };
+  }
+
+  it('CAP-RUN-029 with --reopen, every reopen in flight when the hold ends is waited for: two established are both held', async () => {
+    await using server = await createClosingAfterServer(scaled(50));
+    const { result, events } = await reopensInFlightAtTheHoldsEnd(server, 2);
+    expect(events.filter((e) => e.type === 'dialing')).toHaveLength(4);
+    expect(result.connections).toMatchObject({ established: 4, closedByServer: 2, held: 2, abandoned: 0 });
+    expect(result.ok).toBe(true);
+  });
+
+  it('CAP-RUN-030 with --reopen, a reopen in flight when the hold ends that is refused is a failure, not held', async () => {
+    await using server = await createClosingAfterServer(scaled(50));
+    // The server stops listening as it closes the connection: the reopen that follows is refused.
+    const onEvent = (e: CapacityEvent): void => void (e.type === 'closed-by-server' && server.close());
+    const { result } = await reopensInFlightAtTheHoldsEnd(server, 1, { onEvent });
+    expect(result.errors).toEqual({ ECONNREFUSED: 1 });
+    expect(result.connections).toMatchObject({ attempted: 2, established: 1, failed: 1, held: 0, abandoned: 0 });
+    expect(result.ok).toBe(false);
+  });
+
+  it('CAP-RUN-031 a stop while the run waits for the reopens in flight at the end of its hold gives up on them: abandoned, stopped, not ok', async () => {
+    await using server = await createClosingAfterServer(scaled(50));
+    const { result } = await reopensInFlightAtTheHoldsEnd(server, 1, { atJudging: (run) => run.stop() });
+    expect(result.stoppedBy).toBe('signal');
+    expect(result.connections).toMatchObject({ attempted: 2, established: 1, held: 0, abandoned: 1 });
+    expect(result.ok).toBe(false);
+  });
+
   it('CAP-RUN-026 with --reopen, a reopen in flight when the hold ends is waited for, and held when it is established', async () => {
     // The server closes each connection after a while; the reopen's own event holds the loop past the
     // end of the hold, so the hold's timer fires with that dial in flight, before its handshake is read.
@@ -435,5 +493,70 @@ describe.skipIf(needsLib)('capacity run: memory readings', () => {
     const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs: 10, close: 'reset', onEvent }).run();
     expect(result.connections.held).toBe(2);
     expect(result.memory).toEqual({ rssBytes: 0, grownBytes: 0, perConnectionBytes: 0 });
+  });
+});
+
+describe.skipIf(needsLib)("capacity run: a worker's part of a run", () => {
+  it('CAP-RUN-032 a run told to take no census (a worker: its parent counts for the whole run) reports no TIME_WAIT and warns of none', async () => {
+    await using server = await createPeerRecordingServer();
+    const run = (internals: { census?: boolean }): Promise<CapacityResult> =>
+      new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: 0, holdMs: 10, close: 'fin' }, internals).run();
+    // We close first with FIN: our three sides wait out their 60 s, and a run with its census counts them.
+    expect((await run({})).timeWaitSides).toEqual({ client: 3, server: 0 });
+    const part = await run({ census: false });
+    expect(part.connections.held).toBe(3);
+    expect(part.timeWait).toBe(0);
+    expect(part.timeWaitSides).toEqual({ client: 0, server: 0 });
+    expect(part.warnings).toEqual([]);
+  });
+
+  it('CAP-RUN-033 a ramp stopped from outside (another worker saw the target give way) stops adding, with that reason; a run with no ramp goes on', async () => {
+    await using server = await createAcceptKServer(100);
+    const reason = 'worker 1: ECONNREFUSED';
+    const ramp: CapacityRun = new CapacityRun({
+      host: server.host, port: server.port, connections: 50, delayMs: scaled(20), ramp: true, rampSettleMs: 10, close: 'reset',
+      onEvent: (e) => void (e.type === 'established' && e.slot === 1 && ramp.stopRamp(reason)),
+    });
+    const ramped = await ramp.run();
+    expect(ramped.ramp).toEqual({ ceiling: ramped.connections.held, reason });
+    expect(ramped.ramp!.ceiling).toBeGreaterThanOrEqual(2);
+    expect(ramped.connections.attempted).toBeLessThan(50);
+    expect(ramped.ok).toBe(true);
+    const plain: CapacityRun = new CapacityRun({
+      host: server.host, port: server.port, connections: 3, delayMs: 0, holdMs: 10, close: 'reset',
+      onEvent: (e) => void (e.type === 'established' && plain.stopRamp(reason)),
+    });
+    const held = await plain.run();
+    expect(held.ramp).toBeUndefined();
+    expect(held.connections).toMatchObject({ attempted: 3, held: 3 });
+    expect(held.ok).toBe(true);
+  });
+});
+
+describe.skipIf(needsLib)('capacity run: dial timeouts after a stall', () => {
+  it('CAP-RUN-034 a dial that completed while the process was stalled past its dial timeout is kept and held, not reset as timed out', async () => {
+    // How each connection ended, as the server saw it: our FIN, or a reset.
+    const endings: string[] = [];
+    await using server = await serve(
+      net.createServer((socket) => {
+        socket.on('end', () => void (endings.push('FIN'), socket.end()));
+        socket.on('error', (error: NodeJS.ErrnoException) => endings.push(error.code ?? 'error'));
+      }),
+    );
+    const dialTimeoutMs = scaled(50);
+    // The dial's own event holds the loop for twice the timeout: the kernel completes the handshake
+    // meanwhile, and the next turn's sweep finds the dial overdue before its completion is read.
+    const onEvent = (e: CapacityEvent): void => {
+      if (e.type !== 'dialing') return;
+      const until = performance.now() + 2 * dialTimeoutMs;
+      while (performance.now() < until); // busy: the stall
+    };
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 1, delayMs: 0, dialTimeoutMs, holdMs: scaled(100), close: 'fin', onEvent }).run();
+    expect(result.errors).toEqual({});
+    expect(result.connections).toMatchObject({ established: 1, failed: 0, held: 1 });
+    expect(result.ok).toBe(true);
+    // Held to the end of the hold and closed with our FIN: nothing reset it on the way.
+    await waitUntil(() => endings.length, (n) => n === 1, { what: 'connections the server saw end', expected: '1' });
+    expect(endings).toEqual(['FIN']);
   });
 });
