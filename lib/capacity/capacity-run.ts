@@ -147,7 +147,10 @@ export class CapacityRun {
     }
   }
 
-  /** Stops a ramp from outside (another worker saw the target give way); a run with no ramp goes on. */
+  /**
+   * Stops a ramp from outside (another worker saw the target give way). A run with no ramp goes on, and
+   * so does one not opening: before its start there is nothing to stop, after it the ramp has ended.
+   */
   stopRamp(reason: string): void {
     this.triggerRamp(reason);
   }
@@ -295,7 +298,7 @@ export class CapacityRun {
       this.counts.failed++;
       this.errors.add(coded(code, `connection ${slot}: ${code}`));
       this.config.onEvent?.({ type: 'failed', slot, code });
-      if (this.phase === 'opening') this.triggerRamp(code);
+      this.triggerRamp(code);
     } else {
       const c = this.counts;
       c.established++;
@@ -327,11 +330,12 @@ export class CapacityRun {
     this.config.onEvent?.({ type: 'closed-by-server', slot: this.share.start + index, code });
     // While judging, a reopen is queued but never dialed (the pump dials no more); once done, no slot
     // holds a connection, so no closure comes here.
-    if (this.phase === 'opening') this.triggerRamp(code ? `closed by the server (${code})` : 'closed by the server');
+    this.triggerRamp(code ? `closed by the server (${code})` : 'closed by the server');
     if (this.config.reopen) {
       this.reopenQueue.push(index);
       this.pump();
-    } else if (this.phase === 'waiting' && this.counts.open === 0 && this.dialing.size === 0) {
+    } else if (this.phase === 'waiting' && this.counts.open === 0) {
+      // Without reopens nothing dials once the opening ended (it ends with no dial in flight).
       this.judge();
     }
   }
@@ -361,17 +365,17 @@ export class CapacityRun {
     } else {
       this.phase = 'waiting';
       this.pump();
-      if (this.counts.open === 0 && this.dialing.size === 0 && !config.reopen) this.judge();
+      if (!config.reopen && this.counts.open === 0) this.judge();
     }
   }
 
-  /** The ramp stops adding: the target refused, timed out, closed one, or N was reached. */
+  /** A ramp stops adding, once, while opening: the target refused, timed out, closed one, or N was reached. */
   private triggerRamp(reason: string): void {
-    if (!this.config.ramp || this.rampReason !== undefined || (this.phase !== 'opening' && this.phase !== 'idle')) return;
+    if (!this.config.ramp || this.phase !== 'opening') return;
     this.rampReason = reason;
     this.stopDialing = true;
     clearTimeout(this.pumpTimer);
-    if (this.openingMs === 0) this.openingMs = performance.now() - this.t0;
+    this.openingMs = performance.now() - this.t0;
     this.config.onEvent?.({ type: 'ramp-stopped', reason });
     this.phase = 'settling';
     if (this.dialing.size === 0) this.settle();

@@ -376,6 +376,41 @@ describe.skipIf(needsLib)('capacity run: a stop from its own events, and what ma
     expect(timers.size).toBe(0);
   });
 
+  it('CAP-RUN-035 a ramp that stopped short of N dials no more during the hold after its settle', async () => {
+    await using server = await createAcceptKServer(3);
+    const delayMs = scaled(10);
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 50, delayMs, ramp: true, rampSettleMs: 10, holdMs: scaled(150), close: 'reset' }).run();
+    // The fourth is closed at once: the ramp stops there, a few dials on at most.
+    expect(result.ramp).toEqual({ ceiling: 3, reason: 'closed by the server' });
+    expect(result.connections.attempted).toBeLessThan(10);
+    expect(result.connections).toMatchObject({ held: 3, notStarted: 50 - result.connections.attempted });
+  });
+
+  it('CAP-RUN-036 a ramp stopped while still adding found no ceiling, and says it was stopped before the ramp ended', async () => {
+    await using server = await createAcceptKServer(100);
+    const stop = stopAt((e) => e.type === 'established');
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 20, delayMs: scaled(50), ramp: true, close: 'reset', ...stop }).run();
+    expect(result.ramp).toEqual({ ceiling: 0, reason: 'stopped before the ramp ended' });
+    expect(result.stoppedBy).toBe('signal');
+    expect(result.ok).toBe(false);
+  });
+
+  it('CAP-RUN-037 with no hold, a server that closes each connection at once still gets every slot dialed: the run ends after the last', async () => {
+    await using server = await createAcceptKServer(0);
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 3, delayMs: scaled(30), close: 'reset' }).run();
+    expect(result.connections).toMatchObject({ attempted: 3, established: 3, closedByServer: 3, held: 0, notStarted: 0 });
+    expect(result.ok).toBe(true);
+  });
+
+  it('CAP-RUN-038 a hold lasts its whole time, also when the server closed every connection early in it', async () => {
+    await using server = await createClosingAfterServer(10);
+    const holdMs = scaled(300);
+    const result = await new CapacityRun({ host: server.host, port: server.port, connections: 2, delayMs: 0, holdMs, close: 'reset' }).run();
+    expect(result.connections).toMatchObject({ established: 2, closedByServer: 2, held: 0 });
+    expect(result.durationMs).toBeGreaterThanOrEqual(holdMs);
+    expect(result.ok).toBe(false);
+  });
+
   it("CAP-RUN-024 a ramp's opening ends when the ramp stops adding, not after its settle", async () => {
     const port = await closedPort();
     const rampSettleMs = scaled(300);
