@@ -35,6 +35,8 @@ export default {
     'lib/results/load.ts',
     'lib/results/capacity.ts',
     'lib/results/combine.ts',
+    // The capacity series, thinned to its most points.
+    'lib/results/series.ts',
   ],
   // The specs are network specs on two cores: one runner, as `npm test` runs one file at a time.
   concurrency: 1,

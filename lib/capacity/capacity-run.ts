@@ -11,12 +11,12 @@ import { shareOf } from '../net/shard.ts';
 import { deadlineSweepMs, formatHostPort } from '../net/units.ts';
 import { CAPACITY_KIND, type CapacityProgress, type CapacityResult, type SeriesPoint, type TimeWaitCount } from '../results/capacity.ts';
 import { LatencyRecorder } from '../results/latency.ts';
+import { ThinnedSeries } from '../results/series.ts';
 import { ErrorTally } from '../results/tally.ts';
 import { countTimeWait, limitsHit, readOsLimits, timeWaitBaseline, timeWaitWarnings } from './limits.ts';
 import { validateCapacityOptions, type CapacityConfig, type CapacityOptions } from './options.ts';
 import { coded } from '../net/errors.ts';
 
-const MAX_SERIES_POINTS = 2000;
 /** Spare source ports a dial tries after its own was refused, before it asks for the kernel's choice. */
 const MAX_SPARE_PORT_TRIES = 8;
 
@@ -55,9 +55,7 @@ export class CapacityRun {
   private readonly dialing = new Set<Conn>();
   private readonly reopenQueue: number[] = [];
   private readonly events: ConnEvents;
-  private readonly series: SeriesPoint[] = [];
-  private sampleEvery = 1;
-  private sampleTick = 0;
+  private readonly series = new ThinnedSeries<SeriesPoint>();
   private target?: { address: string; family: 4 | 6 };
   private readonly ports = readOsLimits().ephemeralPorts;
   private nextSlot = 0;
@@ -429,15 +427,9 @@ export class CapacityRun {
     this.finish();
   }
 
+  /** A point of the open-connection series; the judging's is always kept (the run's last). */
   private sample(): void {
-    if (this.sampleTick++ % this.sampleEvery !== 0 && this.phase !== 'judging') return;
-    this.series.push({ t: Math.round(performance.now() - this.t0), open: this.counts.open });
-    if (this.series.length >= MAX_SERIES_POINTS) {
-      // Long runs: keep every other point and sample half as often from now on.
-      for (let i = 0; i < this.series.length / 2; i++) this.series[i] = this.series[i * 2];
-      this.series.length = Math.floor(this.series.length / 2);
-      this.sampleEvery *= 2;
-    }
+    this.series.offer(() => ({ t: Math.round(performance.now() - this.t0), open: this.counts.open }), this.phase === 'judging');
   }
 
   /** The result document; `census`: the TIME_WAIT sockets the run left (none taken: a worker's part). */
@@ -473,7 +465,7 @@ export class CapacityRun {
       errorSamples: [...this.errors.samples],
       connectLatency: this.latency.summary(),
       ...(config.ramp ? { ramp: { ceiling: this.ceiling, reason: this.rampReason ?? 'stopped before the ramp ended' } } : {}),
-      series: this.series,
+      series: [...this.series.points],
       timeWait: sides.client + sides.server,
       timeWaitSides: sides,
       limits: { ...limits, hit: limitsHit(errors, limits) },
