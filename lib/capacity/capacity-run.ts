@@ -319,6 +319,9 @@ export class CapacityRun {
 
   private onPeerClose(conn: Conn, code: string | undefined): void {
     const index = conn.state as number;
+    // Equivalent mutant: this test as `false`. lib/net reports nothing of a connection after its first
+    // end or error, nor after destroy() or reset(), and each of those leaves its slot; the test keeps a
+    // closure from being counted twice should that ever change.
     if (this.slots[index] !== conn) return;
     this.slots[index] = undefined;
     conn.destroy();
