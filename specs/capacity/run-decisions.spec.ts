@@ -458,11 +458,11 @@ describe.skipIf(needsLib)('capacity run: a stop from its own events, and what ma
   it('CAP-RUN-029 with --reopen, every reopen in flight when the hold ends is waited for: two established are both held', async () => {
     await using server = await createClosingAfterServer(scaled(50));
     const { result, events } = await reopensInFlightAtTheHoldsEnd(server, 2);
-    // Each closure is reopened (a reopen can be closed again before the hold ends: the server's timer
-    // runs for it too), and the last reopens were in flight at the hold's end: all held.
-    const { closedByServer } = result.connections;
-    expect(events.filter((e) => e.type === 'dialing')).toHaveLength(2 + closedByServer);
-    expect(result.connections).toMatchObject({ established: 2 + closedByServer, held: 2, abandoned: 0 });
+    // Every dial was established, the two reopens in flight at the hold's end included, and both held
+    // (the server's timer runs for a reopen too: it may close one again while the run judges).
+    const dials = events.filter((e) => e.type === 'dialing').length;
+    expect(dials).toBeGreaterThanOrEqual(4);
+    expect(result.connections).toMatchObject({ established: dials, held: 2, abandoned: 0 });
     expect(result.ok).toBe(true);
   });
 
